@@ -1,0 +1,206 @@
+"""The degraded scan corpus shared by the OCR benchmarks and the throughput benchmark.
+
+``make_ocr_corpus(n, seed)`` renders ``n`` one-page German letters at 300 dpi and degrades
+each like a real scan line does (turned 0/90/180/270, skewed up to 4°, blurred, speckled,
+JPEG-compressed, grey or unevenly lit paper, stamps, handwritten notes). The ground truth is
+the exact printed text of the page, line by line: the incoming-mail stamp (printed, above the
+letter) first, then the letter. Handwritten notes are scribbles, not text; a reader should
+output nothing for them (they are what ``low_confidence_regions`` flags).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mailroom.domain import GrayImage
+from mailroom.errors import ConfigurationError
+from mailroom.samples.scan import degrade, layout_lines, render_page, stamp_lines
+
+_FIRST = ["Anna", "Jürgen", "Sabine", "Mehmet", "Katharina", "Björn", "Özlem", "Günter", "Maria"]
+_LAST = ["Müller", "Schäfer", "Weiß", "Yılmaz", "Hoffmann", "Krüger", "Schröder", "Becker"]
+_STREETS = ["Hauptstraße", "Friedrich-Ebert-Straße", "Luisenstraße", "Am Brögel", "Kölner Str."]
+_DEPARTMENTS = [
+    ("Bürgeramt", "Melderegisterauskunft für meine Mutter"),
+    ("Elterngeld und Unterhalt", "Antrag auf Unterhaltsvorschuss (UVG)"),
+    ("Bauen und Wohnen", "Antrag auf Wohngeld, Weiterbewilligung"),
+    ("Steueramt", "Widerspruch gegen den Grundsteuerbescheid"),
+    ("Straßenverkehrsamt", "Bewohnerparkausweis für die Zone B"),
+    ("Tageseinrichtungen für Kinder", "Elternbeiträge für die Kita Sonnenschein"),
+    ("Ordnungsamt", "Gewerbeanmeldung eines Kiosks"),
+    ("Sport- und Bäderamt", "Nutzung der Turnhalle durch unseren Verein"),
+]
+_SENTENCES = [
+    "hiermit beziehe ich mich auf Ihr Schreiben vom {d}. {m} 2024.",
+    "Die erforderlichen Unterlagen über mein Einkommen füge ich diesem Schreiben bei.",
+    "Bitte teilen Sie mir mit, ob weitere Nachweise benötigt werden.",
+    "Leider konnte ich die Frist aus gesundheitlichen Gründen nicht einhalten.",
+    "Ich bitte Sie daher um eine Verlängerung bis zum {d}. {m} 2024.",
+    "Der Betrag von {eur},{ct} Euro wurde bereits am {d}.{mn}.2024 überwiesen.",
+    "Meine Tochter besucht seit August die Offene Ganztagsschule an der Düppelstraße.",
+    "Für Rückfragen stehe ich Ihnen telefonisch unter 0202 {tel} gern zur Verfügung.",
+    "Gegen den Bescheid lege ich hiermit fristgerecht Widerspruch ein.",
+    "Die Begründung reiche ich innerhalb der nächsten vier Wochen nach.",
+    "Außerdem hat sich meine Anschrift zum {d}. {m} geändert.",
+    "Ich möchte Sie höflich bitten, den Vorgang zügig zu bearbeiten.",
+    "Aus den beigefügten Kontoauszügen ergibt sich, dass keine Überzahlung vorliegt.",
+    "Bitte überweisen Sie das Geld auf mein Konto bei der Stadtsparkasse Wuppertal.",
+]
+_MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September"]
+
+
+@dataclass(frozen=True)
+class CorpusPage:
+    image: GrayImage
+    ground_truth: str
+    description: str
+
+
+def simple_letter(rng: np.random.Generator) -> list[str]:
+    """A plain one-page German letter (used when ``mailroom.samples.letters`` is absent)."""
+
+    def pick(items: list[Any]) -> Any:
+        return items[int(rng.integers(len(items)))]
+
+    def fill(sentence: str) -> str:
+        return sentence.format(
+            d=int(rng.integers(1, 29)),
+            m=pick(_MONTHS),
+            mn=f"{int(rng.integers(1, 13)):02d}",
+            eur=int(rng.integers(20, 2000)),
+            ct=f"{int(rng.integers(0, 100)):02d}",
+            tel=int(rng.integers(100000, 999999)),
+        )
+
+    name = f"{pick(_FIRST)} {pick(_LAST)}"
+    street = f"{pick(_STREETS)} {int(rng.integers(1, 140))}"
+    department, subject = pick(_DEPARTMENTS)
+    unit = f"{int(rng.integers(100, 500))}.{int(rng.integers(10, 99))}"
+    az = f"{unit}-{int(rng.integers(1, 99)):02d}/2024"
+    sentences = [fill(s) for s in rng.permutation(_SENTENCES)[: int(rng.integers(5, 9))]]
+    paragraphs = [" ".join(sentences[i : i + 3]) for i in range(0, len(sentences), 3)]
+    body: list[str] = []
+    for paragraph in paragraphs:
+        body += [paragraph, ""]
+    return [
+        f"{name} · {street} · 42{int(rng.integers(100, 399))} Wuppertal",
+        "",
+        "Stadt Wuppertal",
+        department,
+        "Johannes-Rau-Platz 1",
+        "42275 Wuppertal",
+        "",
+        f"Wuppertal, {int(rng.integers(1, 29))}. {pick(_MONTHS)} 2024",
+        "",
+        f"Betreff: {subject}",
+        f"Ihr Zeichen: {az}",
+        "",
+        "Sehr geehrte Damen und Herren,",
+        "",
+        *body,
+        "Mit freundlichen Grüßen",
+        "",
+        name,
+    ]
+
+
+def letter_texts(n: int, seed: int) -> list[list[str]]:
+    """``n`` letters as lines: the project's letter generator over the shipped file plan,
+    or :func:`simple_letter` where that is not available."""
+    try:
+        from mailroom.fileplan import load_file_plan
+        from mailroom.samples.letters import generate_letters
+        from mailroom.settings import CONFIG_DIR
+
+        plan = load_file_plan(CONFIG_DIR / "fileplan.yaml")
+    except (ImportError, OSError, ValueError, ConfigurationError):  # no file plan here
+        rng = np.random.default_rng(seed)
+        return [simple_letter(rng) for _ in range(n)]
+    return [list(letter.lines) for letter in generate_letters(plan, n, seed=seed)]
+
+
+def degradation(index: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Degradation settings for page ``index``: every fourth page is turned, most skewed."""
+    turned = index % 4 == 3
+    return {
+        "rotate": (90, 180, 270)[(index // 4) % 3] if turned else 0,
+        "skew": float(rng.uniform(-4, 4)) if rng.random() < 0.75 else 0.0,
+        "blur": float(rng.uniform(0.5, 1.3)) if rng.random() < 0.5 else 0.0,
+        "noise": float(rng.uniform(0.1, 0.35)) if rng.random() < 0.6 else 0.0,
+        "jpeg_quality": int(rng.integers(40, 85)) if rng.random() < 0.5 else None,
+        "background": (None, "grey", "uneven")[int(rng.integers(3))],
+        "stamp": bool(rng.random() < 0.25),
+        "handwriting": bool(rng.random() < 0.15),
+    }
+
+
+def describe(settings: dict[str, Any]) -> str:
+    parts = [f"rot{settings['rotate']}", f"skew{settings['skew']:+.1f}"]
+    if settings["blur"]:
+        parts.append(f"blur{settings['blur']:.1f}")
+    if settings["noise"]:
+        parts.append(f"noise{settings['noise']:.2f}")
+    if settings["jpeg_quality"]:
+        parts.append(f"jpeg{settings['jpeg_quality']}")
+    for flag in ("background", "stamp", "handwriting"):
+        if settings[flag]:
+            parts.append(flag if settings[flag] is True else str(settings[flag]))
+    return " ".join(parts)
+
+
+def make_ocr_corpus(n: int, seed: int = 0) -> list[tuple[GrayImage, str, str]]:
+    """``n`` degraded 300 dpi letter pages as (image, ground truth text, description)."""
+    rng = np.random.default_rng(seed)
+    corpus = []
+    for index, lines in enumerate(letter_texts(n, seed)):
+        page_seed = int(rng.integers(1 << 30))
+        settings = degradation(index, rng)
+        clean = render_page(lines, seed=page_seed)
+        image = degrade(clean, seed=page_seed, **settings)
+        # The stamp is printed text on the page: a reader should read it (it is on top).
+        stamp = stamp_lines(page_seed) if settings["stamp"] else []
+        truth = "\n".join(stamp + layout_lines(lines, seed=page_seed))
+        corpus.append((image, truth, f"#{index} {describe(settings)}"))
+    return corpus
+
+
+# --- error rates -----------------------------------------------------------------------
+
+
+def edit_distance(a: list[int] | str, b: list[int] | str) -> int:
+    """Levenshtein distance, one numpy row at a time (fast enough for whole pages)."""
+    x = np.array([ord(c) for c in a] if isinstance(a, str) else a, dtype=np.int64)
+    y = np.array([ord(c) for c in b] if isinstance(b, str) else b, dtype=np.int64)
+    if len(x) == 0 or len(y) == 0:
+        return max(len(x), len(y))
+    positions = np.arange(len(y) + 1, dtype=np.int64)
+    previous = positions.copy()
+    for i, symbol in enumerate(x, start=1):
+        substitute = previous[:-1] + (y != symbol)
+        best = np.empty_like(previous)
+        best[0] = i
+        best[1:] = np.minimum(previous[1:] + 1, substitute)
+        # Insertions chain along the row: best[j] = min_k(best[k] + j - k).
+        previous = np.minimum.accumulate(best - positions) + positions
+    return int(previous[-1])
+
+
+def normalise_whitespace(text: str) -> str:
+    return " ".join(text.split())
+
+
+def char_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference characters) on whitespace-normalised text."""
+    ref, hyp = normalise_whitespace(reference), normalise_whitespace(hypothesis)
+    return edit_distance(ref, hyp), len(ref)
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference words) counting whole words."""
+    ref, hyp = reference.split(), hypothesis.split()
+    vocabulary: dict[str, int] = {}
+    ref_ids = [vocabulary.setdefault(w, len(vocabulary)) for w in ref]
+    hyp_ids = [vocabulary.setdefault(w, len(vocabulary)) for w in hyp]
+    return edit_distance(ref_ids, hyp_ids), len(ref)

@@ -1,0 +1,286 @@
+"""The hot-folder watchers: one polling loop per scan line (Scanstraße).
+
+Polling, not inotify: hot folders are often SMB/NFS shares where change notification does
+not work. Every ``intake_poll_seconds`` a watcher lists its folder, waits until a file (or a
+batch folder, Stapel) has stayed unchanged for ``intake_stable_seconds`` and hands it to
+:func:`intake.register.take_file`. Nothing here may stop the loop: an unavailable database,
+object store or share leaves the files where they are and retries with a jittered backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from intake import hotfolder
+from intake.register import take_file
+from mailroom.context import AppContext
+from mailroom.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    MailroomError,
+    StorageUnavailable,
+)
+from mailroom.scanlines import ScanLineConfig
+from storage.models import Batch
+from storage.models import DocumentState as S
+
+log = logging.getLogger(__name__)
+
+DEFERRED = "deferred"  # a service or the file itself failed: the file stays, retried later
+VANISHED = "vanished"  # the file disappeared before it could be read
+#: Failures that make the whole scan line wait; anything else only delays the one file.
+SERVICE_ERRORS = (DatabaseUnavailable, StorageUnavailable, ConfigurationError)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """What happened to one file in one pass; ``outcome`` is the document state or above."""
+
+    source_name: str
+    outcome: str  # queued | received | duplicate | quarantined | deferred | vanished
+    document_id: str | None = None
+    batch_id: int | None = None
+    destination: Path | None = None
+    reason: str | None = None
+    resumed: bool = False
+
+
+class Backoff:
+    """Exponential backoff with jitter after failures of one kind of service."""
+
+    def __init__(self, base: float, maximum: float) -> None:
+        self.base, self.maximum = base, maximum
+        self.failures = 0
+        self._until = 0.0
+
+    @property
+    def active(self) -> bool:
+        return time.monotonic() < self._until
+
+    def failed(self) -> float:
+        """Note a failure; return the seconds until the next attempt."""
+        self.failures += 1
+        delay = min(self.maximum, self.base * 2 ** min(self.failures - 1, 30))
+        delay *= random.uniform(0.75, 1.25)  # noqa: S311 - jitter, not cryptography
+        self._until = time.monotonic() + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self._until = 0.0
+
+
+class ScanLineWatcher:
+    """Watches one scan line's hot folder; :meth:`scan_once` is one polling pass."""
+
+    def __init__(self, ctx: AppContext, scan_line: ScanLineConfig, *, observe: bool = True):
+        self.ctx = ctx
+        self.line = scan_line
+        settings = ctx.settings
+        self.tracker = hotfolder.StabilityTracker(settings.intake_stable_seconds, observe=observe)
+        base, maximum = settings.retry_backoff_seconds, settings.retry_backoff_max_seconds
+        self.services = Backoff(base, maximum)  # database, object store, the share itself
+        self.broker = Backoff(base, maximum)
+        self._file_backoff: dict[Path, Backoff] = {}  # files that failed on their own
+
+    def scan_once(self) -> list[IntakeResult]:
+        """Take every complete file and batch folder; return what happened to each."""
+        if self.services.active:
+            return []
+        hot = self.line.hot_folder
+        try:
+            hotfolder.ensure_folders(hot)
+            drops = hotfolder.list_drops(hot)
+        except Exception as exc:
+            self._defer_line(f"cannot read the hot folder {hot}", exc)
+            return []
+        self.tracker.forget_missing({drop.path for drop in drops})
+        self._file_backoff = {p: b for p, b in self._file_backoff.items() if os.path.lexists(p)}
+        results: list[IntakeResult] = []
+        for drop in drops:
+            if not self.tracker.is_stable(drop):
+                continue
+            if drop.is_batch:
+                results.extend(self._take_batch(drop.path))
+            elif not self._waiting(drop.path):
+                results.append(self._take(drop.path))
+            if self.services.active:
+                break  # the database or object store is down for the next file too
+        return results
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; never raises."""
+        log.info(
+            "%s: watching %s every %.1f s",
+            self.line.id,
+            self.line.hot_folder,
+            self.ctx.settings.intake_poll_seconds,
+        )
+        while not stop.is_set():
+            try:
+                self.scan_once()
+            except Exception:
+                log.exception("%s: intake pass failed; the next poll tries again", self.line.id)
+            stop.wait(self.ctx.settings.intake_poll_seconds)
+        log.info("%s: watcher stopped", self.line.id)
+
+    # -- single files ----------------------------------------------------------------
+
+    def _take(self, path: Path, batch_id: int | None = None) -> IntakeResult:
+        publish = not self.broker.active
+        name = self._display_name(path)
+        try:
+            intake = take_file(self.ctx, self.line, path, batch_id=batch_id, publish=publish)
+        except Exception as exc:
+            if isinstance(exc, SERVICE_ERRORS):
+                reason = self._defer_line(f"{name} stays in the hot folder", exc)
+            else:
+                reason = self._defer_file(path, name, exc)
+            return IntakeResult(name, DEFERRED, reason=reason)
+        self.services.succeeded()
+        self._file_backoff.pop(path, None)
+        doc = intake.document
+        if doc is None:
+            return IntakeResult(name, VANISHED)
+        if intake.broker_failed:
+            delay = self.broker.failed()
+            log.warning(
+                "%s: broker unavailable, publishing left to the sweeper for %.1f s",
+                self.line.id,
+                delay,
+            )
+        elif publish and doc.state == S.QUEUED:
+            self.broker.succeeded()
+        return IntakeResult(
+            doc.source_name,
+            str(doc.state),
+            doc.id,
+            doc.batch_id,
+            intake.destination,
+            doc.state_reason,
+            intake.resumed,
+        )
+
+    def _display_name(self, path: Path) -> str:
+        try:
+            return hotfolder.source_name(path.relative_to(self.line.hot_folder))
+        except ValueError:
+            return hotfolder.sanitize_name(path.name)
+
+    def _waiting(self, path: Path) -> bool:
+        backoff = self._file_backoff.get(path)
+        return backoff is not None and backoff.active
+
+    def _defer_line(self, what: str, exc: Exception) -> str:
+        """A service is down: the whole scan line waits."""
+        delay = self.services.failed()
+        log.warning("%s: %s, retry in %.1f s: %s", self.line.id, what, delay, exc)
+        return str(exc)
+
+    def _defer_file(self, path: Path, name: str, exc: Exception) -> str:
+        """Only this file failed (unreadable, cannot be moved): it waits, the others go on."""
+        settings = self.ctx.settings
+        backoff = self._file_backoff.setdefault(
+            path, Backoff(settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+        )
+        delay = backoff.failed()
+        if isinstance(exc, OSError | MailroomError):
+            log.warning(
+                "%s: %s stays in the hot folder, retry in %.1f s: %s",
+                self.line.id,
+                name,
+                delay,
+                exc,
+            )
+        else:  # a bug, not an outage: keep the traceback
+            log.exception(
+                "%s: %s stays in the hot folder, retry in %.1f s", self.line.id, name, delay
+            )
+        return str(exc)
+
+    # -- batch folders (Stapel) ------------------------------------------------------
+
+    def _take_batch(self, folder: Path) -> list[IntakeResult]:
+        name = self._display_name(folder)
+        try:
+            files = [path for path, _st in hotfolder.walk_entries(folder, include_junk=False)]
+            if not files:
+                return []  # empty, or only junk: nothing to register, nothing to count
+            batch_id = self._batch_id(folder)
+        except Exception as exc:
+            reason = self._defer_line(f"batch {name} stays in the hot folder", exc)
+            return [IntakeResult(name, DEFERRED, reason=reason)]
+        results: list[IntakeResult] = []
+        for path in files:
+            if self._waiting(path):
+                continue
+            results.append(self._take(path, batch_id))
+            if self.services.active:
+                break
+        if any(r.outcome == DEFERRED for r in results) or any(map(self._waiting, files)):
+            return results  # finished with the same batch id (marker) on a later poll
+        (folder / hotfolder.BATCH_MARKER).unlink(missing_ok=True)
+        hotfolder.remove_empty_folders(folder)
+        log.info(
+            "%s: batch %s (%s) taken: %d documents", self.line.id, batch_id, name, len(results)
+        )
+        return results
+
+    def _batch_id(self, folder: Path) -> int:
+        """The Batch row of this folder: the one named in its marker, or a new one."""
+        name = hotfolder.source_name(hotfolder.relative_inside(self.line.hot_folder, folder))
+        marker = folder / hotfolder.BATCH_MARKER
+        known = _read_marker(marker)
+        with self.ctx.db.session() as session:
+            batch = session.get(Batch, known) if known is not None else None
+            if batch is not None and batch.scan_line_id == self.line.id and batch.name == name:
+                return batch.id
+            batch = Batch(scan_line_id=self.line.id, name=name)
+            session.add(batch)
+            session.flush()
+            batch_id = batch.id
+        tmp = marker.with_name(marker.name + ".tmp")
+        tmp.write_text(str(batch_id))
+        os.replace(tmp, marker)  # replaces a planted link itself, never its target
+        return batch_id
+
+
+def _read_marker(marker: Path) -> int | None:
+    try:
+        fd = os.open(marker, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd) as fh:
+            return int(fh.read(32).strip())
+    except (OSError, ValueError):
+        return None
+
+
+def scan_once(ctx: AppContext, scan_line: ScanLineConfig) -> list[IntakeResult]:
+    """One pass over a hot folder with no memory of earlier passes.
+
+    A file counts as complete when its mtime is ``intake_stable_seconds`` old (the
+    long-running watcher additionally watches it stay unchanged). For tests and one-off runs.
+    """
+    return ScanLineWatcher(ctx, scan_line, observe=False).scan_once()
+
+
+def run_watchers(ctx: AppContext, stop: threading.Event) -> None:
+    """Watch every configured scan line, one thread each; return once ``stop`` is set."""
+    threads = [
+        threading.Thread(
+            target=ScanLineWatcher(ctx, line).run,
+            args=(stop,),
+            name=f"intake-{line.id}",
+            daemon=True,
+        )
+        for line in ctx.scan_lines
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

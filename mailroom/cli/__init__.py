@@ -1,0 +1,74 @@
+"""The ``mailroom`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailroom.cli import common, config_cmds, run, status
+
+app = typer.Typer(
+    name="mailroom",
+    help="Digitale Eingangspost: Scanstraßen, OCR, Aktenplan-Zuordnung, DMS-Metadaten.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    file_plan: Annotated[
+        Path | None,
+        typer.Option("--file-plan", help="File plan YAML (any command; also MAILROOM_FILE_PLAN)"),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Data directory (MAILROOM_DATA_DIR)")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+) -> None:
+    common.file_plan_path(file_plan)
+    common.data_dir_path(data_dir)
+    common.setup_logging(log_level)
+
+
+app.command()(run.up)
+app.command()(run.watch)
+app.command()(run.worker)
+app.command()(run.process)
+app.command()(status.status)
+app.add_typer(config_cmds.db_app, name="db")
+app.add_typer(config_cmds.fileplan_app, name="fileplan")
+
+
+def _register_optional() -> None:
+    """Commands of the parts that ship in their own modules."""
+    from mailroom.cli import demo
+
+    app.command()(demo.demo)
+    try:
+        from mailroom.cli import cases, models, training
+
+        app.add_typer(cases.app, name="cases", help="Open cases (Vorgänge).")
+        app.add_typer(models.app, name="models", help="Router model versions.")
+        app.command()(training.train)
+        app.command()(training.evaluate)
+        app.command()(training.retrain)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    try:
+        from mailroom.cli import users, web
+
+        app.add_typer(users.app, name="users", help="Users of the web application.")
+        app.command()(web.web)
+    except ImportError:  # pragma: no cover - during development only
+        pass
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(args=common.argv(), prog_name="mailroom")

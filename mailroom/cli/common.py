@@ -1,0 +1,90 @@
+"""What every CLI command shares: options, settings, the app context, error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from mailroom.context import AppContext
+from mailroom.errors import MailroomError
+from mailroom.settings import Settings, load_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Set by the root callback from ``--file-plan`` / ``--data-dir``.
+OVERRIDES: dict[str, Any] = {}
+
+
+def settings() -> Settings:
+    """The validated settings, with the command line's overrides applied."""
+    return load_settings(**OVERRIDES)
+
+
+def app_context(*, migrate: bool | None = None) -> AppContext:
+    """Settings plus database, object store and file plan, ready to use."""
+    return AppContext.from_settings(settings(), migrate=migrate)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    root = logging.getLogger()
+    if any(isinstance(h, RichHandler) for h in root.handlers):
+        return
+    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+    logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s")
+    for noisy in ("amqp", "kombu", "urllib3", "alembic", "multipart", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def report_errors(func: F) -> F:
+    """The one place that turns mailroom errors into a message and an exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MailroomError as exc:
+            err_console.print(f"[bold red]Fehler:[/] {exc.message}", markup=True, highlight=False)
+            if exc.hint:
+                err_console.print(f"[yellow]Hinweis:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Let ``--file-plan PATH`` and ``--data-dir PATH`` stand anywhere on the command line."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name in ("--file-plan", "--data-dir"):
+            hoisted += [name, value] if eq else [name, next(it, "")]
+        else:
+            rest.append(arg)
+    return hoisted + rest
+
+
+def file_plan_path(value: Path | None) -> None:
+    if value is not None:
+        OVERRIDES["file_plan"] = value
+
+
+def data_dir_path(value: Path | None) -> None:
+    if value is not None:
+        OVERRIDES["data_dir"] = value
+
+
+def argv() -> list[str]:
+    return hoist_global_options(sys.argv[1:])

@@ -1,0 +1,191 @@
+"""Commands that run the pipeline: up, watch, worker, process."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mailroom.cli.common import app_context, console, err_console, report_errors, settings
+from mailroom.context import AppContext
+from mailroom.errors import BadInputError, ConfigurationError, MailroomError
+from storage import models
+
+
+@report_errors
+def watch() -> None:
+    """Watch the scan lines' hot folders (Scanstraßen) and register every new file."""
+    from intake.watcher import run_watchers
+
+    ctx = app_context()
+    stop = threading.Event()
+    from workers.run import stop_on_signals
+
+    stop_on_signals(stop)
+    for line in ctx.scan_lines:
+        console.print(f"[bold]{line.id}[/] {line.name}: {line.hot_folder}")
+    run_watchers(ctx, stop)
+
+
+@report_errors
+def worker(
+    name: Annotated[str | None, typer.Option(help="Name in logs and the audit trail")] = None,
+) -> None:
+    """Process documents from the queue until stopped (one Tesseract thread)."""
+    from workers.run import worker_process
+
+    s = settings()
+    if s.embedded:
+        app_context().close()  # migrate the embedded database once before consuming
+    worker_process(s, name)
+
+
+@report_errors
+def process(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per document")] = False,
+    scan_line: Annotated[str | None, typer.Option(help="Scan line to register under")] = None,
+) -> None:
+    """Register and process files synchronously with the same stages as the workers."""
+    from intake.register import register_file
+    from workers.processor import DocumentProcessor
+
+    ctx = app_context()
+    line = _scan_line(ctx, scan_line)
+    processor = DocumentProcessor(ctx, owner=f"cli@{os.getpid()}")
+    failed = 0
+    for path in files:
+        doc = register_file(ctx, line, path, move=False, publish=False)
+        if doc is None:
+            raise ConfigurationError(f"{path} was not registered")
+        if doc.state in (models.DocumentState.RECEIVED, models.DocumentState.QUEUED):
+            processor.handle(doc.id)
+        out = document_summary(ctx, doc.id, str(path))
+        failed += out["state"] in ("failed", "quarantined")
+        if as_json:
+            print(json.dumps(out, ensure_ascii=False))
+        else:
+            _print_summary(out)
+    if failed:
+        raise typer.Exit(BadInputError.exit_code)
+
+
+def _scan_line(ctx: AppContext, wanted: str | None) -> Any:
+    for line in ctx.scan_lines:
+        if wanted in (None, line.id):
+            return line
+    raise ConfigurationError(f"no scan line {wanted!r} in {ctx.settings.scan_lines}")
+
+
+def document_summary(ctx: AppContext, document_id: str, file: str) -> dict[str, Any]:
+    """The JSON record ``mailroom process --json`` prints for one document."""
+    with ctx.db.session() as session:
+        doc = session.get(models.Document, document_id)
+        assert doc is not None
+        case = doc.case.aktenzeichen if doc.case else None
+        return {
+            "file": file,
+            "document_id": doc.id,
+            "state": doc.state,
+            "reason": doc.state_reason,
+            "duplicate_of": doc.duplicate_of,
+            "pages": doc.page_count,
+            "text": doc.text,
+            "department": doc.department_id,
+            "unit": doc.unit_code,
+            "case": case,
+            "confidence": round(doc.confidence, 4) if doc.confidence is not None else None,
+            "decision": doc.decision,
+            "alternatives": doc.alternatives or [],
+            "reasons": doc.reasons or [],
+            "objects": doc.objects or ({"original": doc.original_key} if doc.original_key else {}),
+        }
+
+
+def _print_summary(out: dict[str, Any]) -> None:
+    state = out["state"]
+    colour = {"routed": "green", "review": "yellow"}.get(state, "red")
+    console.print(
+        f"[bold]{out['file']}[/] → [{colour}]{state}[/] "
+        f"{out['department'] or '-'} / {out['unit'] or '-'} "
+        f"{'Vorgang ' + out['case'] if out['case'] else ''} "
+        f"(Konfidenz {out['confidence'] if out['confidence'] is not None else '-'}, "
+        f"{out['pages'] or 0} Seiten) {out['reason'] or ''}",
+        highlight=False,
+    )
+
+
+@report_errors
+def up(
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per core)")
+    ] = None,
+    web: Annotated[bool, typer.Option(help="Serve the web application too")] = True,
+    demo: Annotated[bool, typer.Option(help="Drop demo letters into the first hot folder")] = False,
+    live: Annotated[bool, typer.Option(help="Live status view (off: log lines)")] = True,
+    exit_when_idle: Annotated[
+        bool, typer.Option(help="Stop once all documents are processed (for scripts)")
+    ] = False,
+) -> None:
+    """Start everything: watchers, workers, web application, background retraining."""
+    from mailroom.cli.supervisor import Supervisor
+
+    s = settings()
+    ctx = app_context()
+    sup = Supervisor(ctx, workers=workers or s.workers, web=web, live=live and console.is_terminal)
+    if demo:
+        from mailroom.cli.demo import drop_demo_letters
+
+        dropped = drop_demo_letters(ctx, count=6)
+        err_console.print(f"{len(dropped)} Demo-Briefe in {ctx.scan_lines[0].hot_folder} abgelegt")
+    sup.run(exit_when_idle=exit_when_idle)
+
+
+def spawn_workers(settings_: Any, count: int) -> list[multiprocessing.process.BaseProcess]:
+    from workers.run import worker_process
+
+    mp = multiprocessing.get_context("spawn")
+    procs: list[multiprocessing.process.BaseProcess] = []
+    for i in range(count):
+        proc = mp.Process(
+            target=worker_process,
+            args=(settings_, f"worker-{i + 1}@{os.getpid()}"),
+            name=f"mailroom-worker-{i + 1}",
+            daemon=False,
+        )
+        proc.start()
+        procs.append(proc)
+    return procs
+
+
+def wait_idle(ctx: AppContext, timeout: float) -> bool:
+    """True once no document is pending and the hot folders are empty."""
+    from sqlalchemy import func, select
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with ctx.db.session() as session:
+            pending = session.scalar(
+                select(func.count())
+                .select_from(models.Document)
+                .where(models.Document.state.in_(models.PENDING_STATES))
+            )
+        waiting = any(
+            p.is_file() and not p.name.startswith(".")
+            for line in ctx.scan_lines
+            if line.hot_folder.exists()
+            for p in line.hot_folder.iterdir()
+        )
+        if not pending and not waiting:
+            return True
+        time.sleep(0.5)
+    return False
+
+
+__all__ = ["MailroomError", "process", "up", "watch", "worker"]

@@ -1,0 +1,132 @@
+"""Typed values passed between pipeline stages (intake -> rasterize -> preprocess -> OCR ->
+extract -> classify -> match case -> decide -> store). Stages take and return these;
+nothing here touches a database, a queue or a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+GrayImage = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in page pixels (of the prepared, upright page)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+@dataclass
+class PageImage:
+    """One page as rasterised from the original (before any cleanup)."""
+
+    number: int  # 1-based
+    image: GrayImage  # 8-bit grayscale, H x W
+    dpi: int
+
+
+@dataclass
+class PreparedPage:
+    """A page after preprocessing: upright, deskewed, cleaned, at working resolution."""
+
+    number: int
+    image: GrayImage
+    dpi: int
+    rotation: int = 0  # degrees turned clockwise to make it upright: 0/90/180/270
+    skew_degrees: float = 0.0  # skew that was corrected
+    blank: bool = False  # a blank page (back side of a duplex scan): not recognised
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    confidence: float  # 0..100 as Tesseract reports it
+    box: Box
+    line: int = 0  # running line number on the page
+
+
+@dataclass
+class PageOcr:
+    """Tesseract's result for one page."""
+
+    number: int
+    text: str
+    confidence: float | None  # mean word confidence 0..100; None for blank pages
+    words: list[Word] = field(default_factory=list)
+    #: One-page searchable PDF (image + invisible text layer) from the same OCR run.
+    pdf: bytes | None = None
+    low_confidence_regions: list[Box] = field(default_factory=list)
+    engine: str = ""  # e.g. "tesseract 5.3.0 (deu)"
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference number found in the text (Aktenzeichen, Kassenzeichen, ...)."""
+
+    kind: Literal["aktenzeichen", "kassenzeichen", "kundennummer", "other"]
+    raw: str  # as it stands in the text
+    normalized: str  # see classifiers.references.normalize
+    unit_hint: str | None = None  # a file-plan unit whose reference pattern matched
+    context: str = ""  # the label in front of it ("Ihr Zeichen", "Az.")
+
+
+@dataclass
+class Extraction:
+    """What was read out of the letter's text."""
+
+    references: list[Reference] = field(default_factory=list)
+    letter_date: date | None = None
+    sender: str | None = None  # Absender block, one line per entry joined by ", "
+    recipient: str | None = None  # Empfänger block
+    subject: str | None = None  # Betreff
+    #: Departments the letter is addressed to ("An das Jugendamt"), as file-plan ids.
+    addressed_departments: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # person names seen (for case confirmation)
+
+
+@dataclass(frozen=True)
+class CaseCandidate:
+    case_id: int
+    aktenzeichen: str
+    unit_code: str
+    how: Literal["exact", "tolerant"]
+    name_confirmed: bool = False
+
+
+@dataclass
+class CaseMatch:
+    """Result of matching references against open cases (Vorgänge)."""
+
+    case: CaseCandidate | None = None  # set only when exactly one case fits
+    candidates: list[CaseCandidate] = field(default_factory=list)  # all that fit
+    ambiguous: bool = False
+
+
+@dataclass(frozen=True)
+class Alternative:
+    unit_code: str
+    department_id: str
+    probability: float
+
+
+@dataclass
+class RoutingResult:
+    """The router's proposal for one document."""
+
+    department_id: str | None
+    unit_code: str | None
+    case_id: int | None
+    confidence: float  # calibrated probability that department and unit are right
+    decision: Literal["auto", "review"]
+    alternatives: list[Alternative] = field(default_factory=list)  # runner-ups, best first
+    reasons: list[str] = field(default_factory=list)  # human-readable, German
+    classifier_version: str = ""

@@ -1,0 +1,141 @@
+"""The one exception tree of mailroom.
+
+Every error says whether it is *permanent* (bad input or bad configuration: quarantine,
+dead-letter, never retry) or *transient* (a service is briefly unavailable: retry with
+backoff). One place per surface turns these into exit codes (``mailroom.cli``), HTTP
+statuses (``web``) and queue actions (``workers.consumer``).
+"""
+
+from __future__ import annotations
+
+
+class MailroomError(Exception):
+    """Root of all mailroom errors. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+    permanent = True
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+# --- configuration and environment -------------------------------------------------
+
+
+class ConfigurationError(MailroomError):
+    """Settings or domain configuration (file plan, scan lines) are invalid."""
+
+    exit_code = 2
+
+
+class MissingDependencyError(MailroomError):
+    """An external program (Tesseract, Poppler) or its data is missing."""
+
+    exit_code = 3
+
+
+# --- bad input: permanent, goes to quarantine ------------------------------------
+
+
+class BadInputError(MailroomError):
+    """The scanned file cannot be processed; it goes to quarantine with this reason."""
+
+    exit_code = 4
+    http_status = 422
+
+
+class UnsupportedFileType(BadInputError):
+    """Neither TIFF, PNG, JPEG nor PDF."""
+
+
+class EmptyFile(BadInputError):
+    """Zero bytes, or no pages."""
+
+
+class CorruptFile(BadInputError):
+    """The file claims a known type but cannot be decoded."""
+
+
+class EncryptedDocument(BadInputError):
+    """A password-protected PDF."""
+
+
+class FileTooLarge(BadInputError):
+    """Over the byte, page or pixel limit (decompression bomb protection)."""
+
+
+class UnsafePath(BadInputError):
+    """A file name that would escape its folder."""
+
+
+# --- services: transient, retried -------------------------------------------------
+
+
+class TransientError(MailroomError):
+    """A service failed in a way that may pass; the work is retried with backoff."""
+
+    permanent = False
+    exit_code = 75  # EX_TEMPFAIL
+    http_status = 503
+
+
+class StorageUnavailable(TransientError):
+    """The object store did not answer or refused a write."""
+
+
+class DatabaseUnavailable(TransientError):
+    """The database did not answer."""
+
+
+class BrokerUnavailable(TransientError):
+    """The message broker did not answer."""
+
+
+class OcrTimeout(TransientError):
+    """Tesseract took longer than the configured limit."""
+
+
+# --- processing failures that are permanent -------------------------------------
+
+
+class ProcessingError(MailroomError):
+    """A pipeline stage failed on this document for a reason retrying will not fix."""
+
+    exit_code = 5
+
+
+class OcrError(ProcessingError):
+    """Tesseract failed on a page."""
+
+
+class ModelError(MailroomError):
+    """A classifier model file is corrupt, foreign or of an unknown format version."""
+
+    exit_code = 6
+
+
+class NotFound(MailroomError):
+    """A document, case, user or model version does not exist."""
+
+    exit_code = 7
+    http_status = 404
+
+
+class PermissionDenied(MailroomError):
+    """The caller may not see or change this object."""
+
+    exit_code = 8
+    http_status = 403
+
+
+class Conflict(MailroomError):
+    """The action does not fit the object's current state."""
+
+    exit_code = 9
+    http_status = 409

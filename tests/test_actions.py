@@ -1,0 +1,211 @@
+"""Document actions: each is checked, audited, and a clerk's decision becomes a training label."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailroom import actions
+from mailroom.context import AppContext
+from mailroom.errors import BadInputError, Conflict, NotFound, PermissionDenied
+from mailroom.users import get_user
+from storage.models import AuditEvent, Case, Document, OriginalRequest, RoutingDecision
+from tests.web_helpers import make_document, seed_users
+
+
+@pytest.fixture
+def seeded(ctx: AppContext) -> AppContext:
+    seed_users(ctx)
+    return ctx
+
+
+def load(session: Session, doc_id: str) -> Document:
+    doc = session.get(Document, doc_id)
+    assert doc is not None
+    return doc
+
+
+def audit_actions(ctx: AppContext, doc_id: str) -> list[str]:
+    with ctx.db.session() as session:
+        return list(
+            session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.document_id == doc_id)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def labels(ctx: AppContext, doc_id: str) -> list[RoutingDecision]:
+    with ctx.db.session() as session:
+        return list(
+            session.scalars(
+                select(RoutingDecision)
+                .where(RoutingDecision.document_id == doc_id)
+                .order_by(RoutingDecision.id)
+            )
+        )
+
+
+def test_accept_confirms_routing_as_training_label(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402", state="review", confidence=0.5)
+    with seeded.db.session() as session:
+        actions.accept(session, get_user(session, "clerk402"), load(session, doc_id))
+    with seeded.db.session() as session:
+        assert load(session, doc_id).state == "accepted"
+    [label] = labels(seeded, doc_id)
+    assert (label.kind, label.unit_code, label.department_id, label.is_label) == (
+        "accept",
+        "402.12",
+        "402",
+        True,
+    )
+    assert audit_actions(seeded, doc_id)[-2:] == ["state", "accept"]
+
+
+def test_clerk_of_another_department_may_not_decide(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    with seeded.db.session() as session:
+        doc = load(session, doc_id)
+        with pytest.raises(PermissionDenied):
+            actions.accept(session, get_user(session, "clerk304"), doc)
+        with pytest.raises(PermissionDenied):
+            actions.accept(session, get_user(session, "leitstand"), doc)
+
+
+def test_reassign_to_department_without_unit(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402", case="402.12-0007/2024")
+    with seeded.db.session() as session:
+        actions.reassign(
+            session,
+            get_user(session, "clerk402"),
+            load(session, doc_id),
+            department_id="304",
+        )
+    with seeded.db.session() as session:
+        doc = load(session, doc_id)
+        assert (doc.department_id, doc.unit_code, doc.case_id, doc.state) == (
+            "304",
+            None,
+            None,
+            "routed",
+        )
+    assert labels(seeded, doc_id)[0].kind == "reassign"
+
+
+def test_reassign_to_unknown_unit_is_refused(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    with seeded.db.session() as session, pytest.raises(BadInputError, match="does not exist"):
+        actions.reassign(
+            session,
+            get_user(session, "clerk402"),
+            load(session, doc_id),
+            unit_code="999.1",
+        )
+
+
+def test_attach_to_case_of_another_department_moves_the_document(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    make_document(seeded, department_id="304", case="304.10-0815/2024")
+    with seeded.db.session() as session:
+        # Written differently than stored: found by the normalised reference key.
+        actions.attach_case(
+            session,
+            get_user(session, "clerk402"),
+            load(session, doc_id),
+            "304.10 - 0815/24",
+        )
+    with seeded.db.session() as session:
+        doc = load(session, doc_id)
+        assert (doc.department_id, doc.unit_code, doc.state) == ("304", "304.10", "routed")
+        assert doc.case is not None and doc.case.aktenzeichen == "304.10-0815/2024"
+    assert labels(seeded, doc_id)[0].kind == "attach_case"
+
+
+def test_attach_to_unknown_case_is_not_found(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    with seeded.db.session() as session, pytest.raises(NotFound):
+        actions.attach_case(
+            session,
+            get_user(session, "clerk402"),
+            load(session, doc_id),
+            "402.12-9999/2020",
+        )
+
+
+def test_open_case_creates_it_and_refuses_duplicates(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    second = make_document(seeded, department_id="402")
+    with seeded.db.session() as session:
+        clerk = get_user(session, "clerk402")
+        actions.open_case(
+            session,
+            clerk,
+            load(session, doc_id),
+            aktenzeichen="402.12-0100/2025",
+            unit_code="402.12",
+        )
+    with seeded.db.session() as session:
+        case = session.scalars(select(Case).where(Case.aktenzeichen == "402.12-0100/2025")).one()
+        assert case.created_by == "clerk402" and case.reference_key
+        assert load(session, doc_id).state == "accepted"
+        with pytest.raises(Conflict):
+            actions.open_case(
+                session,
+                get_user(session, "clerk402"),
+                load(session, second),
+                aktenzeichen="402.12-0100/2025",
+                unit_code="402.12",
+            )
+
+
+def test_request_original_is_recorded_for_the_scan_centre(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    with seeded.db.session() as session:
+        actions.request_original(
+            session,
+            get_user(session, "clerk402"),
+            load(session, doc_id),
+            "Unterschrift prüfen",
+        )
+    with seeded.db.session() as session:
+        request = session.scalars(select(OriginalRequest)).one()
+        assert (request.document_id, request.status, request.reason) == (
+            doc_id,
+            "open",
+            "Unterschrift prüfen",
+        )
+    assert "request_original" in audit_actions(seeded, doc_id)
+
+
+def test_retry_requeues_with_fresh_attempts_and_publishes(seeded: AppContext):
+    doc_id = make_document(seeded, department_id=None, state="failed", reason="kaputt")
+    with seeded.db.session() as session:
+        load(session, doc_id).attempts = 5
+    before = seeded.queue.depth() or 0
+    with seeded.db.session() as session:
+        actions.retry(session, seeded.queue, get_user(session, "leitstand"), load(session, doc_id))
+    with seeded.db.session() as session:
+        doc = load(session, doc_id)
+        assert (doc.state, doc.attempts) == ("queued", 0)
+    assert seeded.queue.depth() == before + 1
+    assert "retry" in audit_actions(seeded, doc_id)
+
+
+def test_quarantine_needs_operator_and_a_fitting_state(seeded: AppContext):
+    failed = make_document(seeded, department_id=None, state="failed", reason="kaputt")
+    routed = make_document(seeded, department_id="402")
+    with seeded.db.session() as session:
+        with pytest.raises(PermissionDenied):
+            actions.quarantine(session, get_user(session, "clerk402"), load(session, failed), "x")
+        with pytest.raises(PermissionDenied):  # operators do not act on routed letters
+            actions.quarantine(session, get_user(session, "leitstand"), load(session, routed), "x")
+        with pytest.raises(Conflict):
+            actions.quarantine(session, get_user(session, "admin"), load(session, routed), "x")
+        actions.quarantine(
+            session, get_user(session, "leitstand"), load(session, failed), "Leere Seiten"
+        )
+    with seeded.db.session() as session:
+        doc = load(session, failed)
+        assert (doc.state, doc.state_reason) == ("quarantined", "Leere Seiten")

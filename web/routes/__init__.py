@@ -1,0 +1,3 @@
+"""Server-rendered pages, one router per audience."""
+
+from __future__ import annotations

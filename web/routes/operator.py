@@ -1,0 +1,80 @@
+"""Leitstand: scan lines, throughput, failed documents; retry and quarantine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from mailroom import access, actions, stats
+from mailroom.context import AppContext
+from mailroom.errors import BrokerUnavailable, Conflict
+from web.charts import throughput_chart
+from web.deps import Csrf, Ctx, DbSession, Operator
+from web.rendering import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def leitstand_data(session: Session, ctx: AppContext) -> dict[str, Any]:
+    """Everything the Leitstand shows; also used by the self-refreshing fragment."""
+    return {
+        "now": datetime.now(UTC),
+        "lines": stats.scan_line_overview(session),
+        "chart": throughput_chart(stats.throughput(session, hours=6, bucket_minutes=10)),
+        "failed": stats.failed_documents(session, limit=100),
+        "queue_depth": ctx.queue.depth(),
+        "dead_depth": ctx.queue.depth(dead=True),
+    }
+
+
+@router.get("/leitstand", response_class=HTMLResponse)
+def leitstand(request: Request, user: Operator, session: DbSession, ctx: Ctx) -> Response:
+    return render(request, "leitstand.html", user, leitstand_data(session, ctx))
+
+
+@router.get("/leitstand/live", response_class=HTMLResponse)
+def leitstand_live(request: Request, user: Operator, session: DbSession, ctx: Ctx) -> Response:
+    """The part of the Leitstand that refreshes itself every few seconds."""
+    return render(request, "leitstand_live.html", user, leitstand_data(session, ctx))
+
+
+@router.post("/documents/{document_id}/retry", dependencies=[Csrf])
+def retry(
+    request: Request, document_id: str, user: Operator, session: DbSession, ctx: Ctx
+) -> Response:
+    doc = access.load_visible(session, user, document_id, what="retry")
+    try:
+        actions.retry(session, ctx.queue, user, doc)
+        flash(request, f"Dokument {doc.source_name} wird erneut verarbeitet.")
+    except BrokerUnavailable:
+        flash(
+            request,
+            "Warteschlange nicht erreichbar; das Dokument wird automatisch erneut eingestellt.",
+            "error",
+        )
+    except Conflict as exc:
+        session.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse("/leitstand", status_code=303)
+
+
+@router.post("/documents/{document_id}/quarantine", dependencies=[Csrf])
+def quarantine(
+    request: Request,
+    document_id: str,
+    user: Operator,
+    session: DbSession,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    doc = access.load_visible(session, user, document_id, what="quarantine")
+    try:
+        actions.quarantine(session, user, doc, reason)
+        flash(request, f"Dokument {doc.source_name} ist in Quarantäne.")
+    except Conflict as exc:
+        session.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse("/leitstand", status_code=303)

@@ -1,0 +1,41 @@
+"""Entry points of worker processes (``mailroom worker`` and the children of ``mailroom up``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+from mailroom.context import AppContext
+from mailroom.settings import Settings
+from workers.consumer import Worker
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT only set ``stop``; the worker finishes its current document first."""
+
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the current document, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+
+
+def worker_process(settings: Settings, name: str | None = None) -> None:
+    """Run one worker until signalled. One Tesseract thread per process."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    from mailroom.cli.common import setup_logging
+
+    setup_logging(settings.log_level)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    ctx = AppContext.from_settings(settings, migrate=False)
+    try:
+        Worker(ctx, name=name).run(stop)
+    finally:
+        ctx.close()
