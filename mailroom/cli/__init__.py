@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from mailroom.cli import common, config_cmds, run, status
+from mailroom.cli import (
+    cases,
+    common,
+    config_cmds,
+    demo,
+    models,
+    run,
+    status,
+    training,
+    users,
+    web,
+)
 
 app = typer.Typer(
     name="mailroom",
@@ -42,31 +53,14 @@ app.add_typer(config_cmds.db_app, name="db")
 app.add_typer(config_cmds.fileplan_app, name="fileplan")
 
 
-def _register_optional() -> None:
-    """Commands of the parts that ship in their own modules."""
-    from mailroom.cli import demo
-
-    app.command()(demo.demo)
-    try:
-        from mailroom.cli import cases, models, training
-
-        app.add_typer(cases.app, name="cases", help="Open cases (Vorgänge).")
-        app.add_typer(models.app, name="models", help="Router model versions.")
-        app.command()(training.train)
-        app.command()(training.evaluate)
-        app.command()(training.retrain)
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    try:
-        from mailroom.cli import users, web
-
-        app.add_typer(users.app, name="users", help="Users of the web application.")
-        app.command()(web.web)
-    except ImportError:  # pragma: no cover - during development only
-        pass
-
-
-_register_optional()
+app.command()(demo.demo)
+app.add_typer(cases.app, name="cases", help="Open cases (Vorgänge).")
+app.add_typer(models.app, name="models", help="Router model versions.")
+app.command()(training.train)
+app.command()(training.evaluate)
+app.command()(training.retrain)
+app.add_typer(users.app, name="users", help="Users of the web application.")
+app.command()(web.web)
 
 
 def main() -> None:

@@ -12,13 +12,14 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from mailroom.context import AppContext
 from mailroom.errors import MailroomError
 from mailroom.settings import Settings, load_settings
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,9 +55,11 @@ def report_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except MailroomError as exc:
-            err_console.print(f"[bold red]Fehler:[/] {exc.message}", markup=True, highlight=False)
+            err_console.print(
+                f"[bold red]Fehler:[/] {escape(exc.message)}", markup=True, highlight=False
+            )
             if exc.hint:
-                err_console.print(f"[yellow]Hinweis:[/] {exc.hint}", highlight=False)
+                err_console.print(f"[yellow]Hinweis:[/] {escape(exc.hint)}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -61,8 +61,9 @@ class Supervisor:
                 log.warning("background retraining failed: %s", exc)
                 continue
             if version is not None:
-                log.info("background retraining made model %s (%s)", version.version,
-                         version.status)
+                log.info(
+                    "background retraining made model %s (%s)", version.version, version.status
+                )
 
     def _web(self) -> None:
         import uvicorn

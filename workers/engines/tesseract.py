@@ -229,22 +229,57 @@ def compose_text(tsv: str, *, min_confidence: float = NOISE_CONFIDENCE) -> str:
     Words below ``min_confidence`` are left out of the text (they stay in the word list):
     on handwritten notes and stamp borders Tesseract emits junk such as "BEEEEEEN" at
     confidence 0-20, while printed words on degraded letters score 40 and more.
+
+    Tesseract often makes every line of an address block a paragraph of its own. A
+    paragraph break is therefore kept only where the page shows one: a vertical gap of
+    most of a line height, or a new block that does not continue straight below the last
+    line (a second column). Otherwise the line joins the paragraph above it, so that the
+    recipient block "Stadt Wuppertal / Elterngeld und Unterhalt / ..." stays one block.
     """
-    out: list[str] = []
-    previous: tuple[int, int] | None = None
-    current_line = -1
+    lines: list[tuple[tuple[int, int], list[Word]]] = []
     for paragraph, word in _tsv_words(tsv):
         if word.confidence < min_confidence:
             continue
-        if previous is not None and paragraph != previous:
-            out.append("\n\n")
-        elif word.line != current_line and out:
-            out.append("\n")
-        elif out:
-            out.append(" ")
-        out.append(word.text)
-        previous, current_line = paragraph, word.line
+        if lines and lines[-1][1][-1].line == word.line:
+            lines[-1][1].append(word)
+        else:
+            lines.append((paragraph, [word]))
+    if not lines:
+        return ""
+    heights = sorted(max(w.box.height for w in words) for _, words in lines)
+    line_height = heights[len(heights) // 2]
+    out: list[str] = []
+    previous: tuple[tuple[int, int], Box] | None = None
+    for paragraph, words in lines:
+        box = _union(words)
+        if previous is not None:
+            out.append(
+                "\n\n" if _paragraph_break(previous, (paragraph, box), line_height) else "\n"
+            )
+        out.append(" ".join(w.text for w in words))
+        previous = (paragraph, box)
     return "".join(out)
+
+
+def _union(words: list[Word]) -> Box:
+    left = min(w.box.left for w in words)
+    top = min(w.box.top for w in words)
+    right = max(w.box.left + w.box.width for w in words)
+    bottom = max(w.box.top + w.box.height for w in words)
+    return Box(left, top, right - left, bottom - top)
+
+
+def _paragraph_break(
+    above: tuple[tuple[int, int], Box], line: tuple[tuple[int, int], Box], line_height: int
+) -> bool:
+    (para_above, box_above), (para, box) = above, line
+    gap = box.top - (box_above.top + box_above.height)
+    if gap > 0.8 * line_height:
+        return True  # a blank line on the page
+    if para == para_above:
+        return False
+    straight_below = gap >= -0.25 * line_height and abs(box.left - box_above.left) <= line_height
+    return not straight_below
 
 
 def mean_confidence(words: list[Word]) -> float | None:
