@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -144,8 +145,11 @@ def first_admin_hint(ctx: AppContext) -> str | None:
         password = ensure_first_admin(session)
     if password:
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(password + "\n")
-        tmp.chmod(0o600)
+        tmp.unlink(missing_ok=True)
+        # Created owner-only from the start: the password is never world-readable.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
         tmp.replace(path)
         return f"Erste Anmeldung: Benutzer 'admin', Passwort '{password}' (auch in {path})"
     if path.exists():
