@@ -11,9 +11,12 @@ Klärfall with the alternatives and the reasons in German.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -66,16 +69,38 @@ class TextModel:
     def __post_init__(self) -> None:
         # Sparse @ dense wants the dense side contiguous; transposing per call copies it.
         self._coef_t = np.ascontiguousarray(self.coef.T)
+        self._word = _FastTfidf(self.word)
+        self._char = _FastTfidf(self.char)
 
     def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        prepared = [prepare_text(t) for t in texts]
-        return sp.hstack(
-            [self.word.transform(prepared), self.char.transform(prepared)], format="csr"
+        """The TF-IDF feature rows (word n-grams, then character n-grams)."""
+        rows = [self._row(text) for text in texts]
+        indptr = np.cumsum([0, *(len(idx) for idx, _ in rows)])
+        return sp.csr_matrix(
+            (
+                np.concatenate([w for _, w in rows]) if rows else np.zeros(0),
+                np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, dtype=np.int64),
+                indptr,
+            ),
+            shape=(len(texts), self._coef_t.shape[0]),
         )
 
     def scores(self, texts: Sequence[str]) -> FloatArray:
-        x = self.features(texts)
-        return np.asarray(x @ self._coef_t, dtype=np.float64) + self.intercept
+        """Linear scores per label; one short text costs a gather of its features' rows."""
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+        for r, text in enumerate(texts):
+            idx, weights = self._row(text)
+            out[r] = weights @ self._coef_t[idx]
+        return out + self.intercept
+
+    def _row(self, text: str) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        prepared = prepare_text(text)
+        word_idx, word_w = self._word(prepared)
+        char_idx, char_w = self._char(prepared)
+        return (
+            np.concatenate([word_idx, char_idx + len(self._word.idf)]),
+            np.concatenate([word_w, char_w]),
+        )
 
     def proba(self, texts: Sequence[str]) -> FloatArray:
         return softmax(self.scores(texts), self.scale)
@@ -132,6 +157,64 @@ def _vocab_array(vectorizer: TfidfVectorizer) -> npt.NDArray[Any]:
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+class _FastTfidf:
+    """``TfidfVectorizer.transform`` without scikit-learn's per-call overhead.
+
+    Routing one letter transforms one short text with four vectorizers (word and character
+    n-grams of the trained model and of the file-plan prior); scikit-learn's input
+    validation costs more than the counting there. The same numbers, computed directly:
+    counts over the fitted vocabulary, ``1 + log(tf)`` when sublinear, times idf, L2-normed.
+    Token lists are shared between vectorizers with the same analyzer settings.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.sublinear = bool(vectorizer.sublinear_tf)
+        if vectorizer.norm != "l2" or not vectorizer.use_idf:
+            raise ModelError("model file uses TF-IDF settings this router does not support")
+        self.key = json.dumps(
+            [
+                vectorizer.analyzer,
+                list(vectorizer.ngram_range),
+                vectorizer.lowercase,
+                vectorizer.token_pattern,
+            ]
+        )
+        _analyzer(self.key, vectorizer)
+
+    def __call__(self, text: str) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """Column indices (ascending) and L2-normed TF-IDF weights of one text."""
+        vocabulary = self.vocabulary
+        counts = Counter(i for i in map(vocabulary.get, _tokens(self.key, text)) if i is not None)
+        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        order = np.argsort(idx)
+        idx, tf = idx[order], tf[order]
+        if self.sublinear:
+            tf = np.log(tf) + 1.0
+        weights = tf * self.idf[idx]
+        norm = float(np.sqrt(weights @ weights))
+        if norm > 0:
+            weights /= norm
+        return idx, weights
+
+
+_ANALYZERS: dict[str, Callable[[str], list[str]]] = {}
+
+
+def _analyzer(key: str, vectorizer: TfidfVectorizer | None = None) -> Callable[[str], list[str]]:
+    if key not in _ANALYZERS:
+        assert vectorizer is not None
+        _ANALYZERS[key] = vectorizer.build_analyzer()
+    return _ANALYZERS[key]
+
+
+@lru_cache(maxsize=16)
+def _tokens(key: str, text: str) -> tuple[str, ...]:
+    return tuple(_analyzer(key)(text))
 
 
 def _vectorizer(
