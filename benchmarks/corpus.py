@@ -2,7 +2,8 @@
 
 ``make_ocr_corpus(n, seed)`` renders ``n`` one-page German letters at 300 dpi and degrades
 each like a real scan line does (turned 0/90/180/270, skewed up to 4°, blurred, speckled,
-JPEG-compressed, grey or unevenly lit paper, stamps, handwritten notes). The ground truth is
+JPEG-compressed, grey or unevenly lit paper, stamps, handwritten notes; every fifth page also
+has a dark scanner border and, mostly, punch holes). The ground truth is
 the exact printed text of the page, line by line: the incoming-mail stamp (printed, above the
 letter) first, then the letter. Handwritten notes are scribbles, not text; a reader should
 output nothing for them (they are what ``low_confidence_regions`` flags).
@@ -136,6 +137,18 @@ def degradation(index: int, rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
+def scan_edges(index: int, page_seed: int) -> dict[str, Any]:
+    """Scanner border and punch holes for page ``index``: on every fifth page.
+
+    Drawn from a random stream of their own, so that adding them changed no other page and
+    no other setting of these pages.
+    """
+    if index % 5 != 2:
+        return {"border": 0.0, "punch_holes": False}
+    rng = np.random.default_rng([page_seed, 5])
+    return {"border": float(rng.uniform(2, 7)), "punch_holes": bool(rng.random() < 0.8)}
+
+
 def describe(settings: dict[str, Any]) -> str:
     parts = [f"rot{settings['rotate']}", f"skew{settings['skew']:+.1f}"]
     if settings["blur"]:
@@ -147,6 +160,10 @@ def describe(settings: dict[str, Any]) -> str:
     for flag in ("background", "stamp", "handwriting"):
         if settings[flag]:
             parts.append(flag if settings[flag] is True else str(settings[flag]))
+    if settings.get("border"):
+        parts.append(f"border{settings['border']:.1f}mm")
+    if settings.get("punch_holes"):
+        parts.append("holes")
     return " ".join(parts)
 
 
@@ -156,14 +173,20 @@ def make_ocr_corpus(n: int, seed: int = 0) -> list[tuple[GrayImage, str, str]]:
     corpus = []
     for index, lines in enumerate(letter_texts(n, seed)):
         page_seed = int(rng.integers(1 << 30))
-        settings = degradation(index, rng)
-        clean = render_page(lines, seed=page_seed)
-        image = degrade(clean, seed=page_seed, **settings)
-        # The stamp is printed text on the page: a reader should read it (it is on top).
-        stamp = stamp_lines(page_seed) if settings["stamp"] else []
-        truth = "\n".join(stamp + layout_lines(lines, seed=page_seed))
+        settings = degradation(index, rng) | scan_edges(index, page_seed)
+        image, truth = corpus_page(lines, page_seed, settings)
         corpus.append((image, truth, f"#{index} {describe(settings)}"))
     return corpus
+
+
+def corpus_page(
+    lines: list[str], page_seed: int, settings: dict[str, Any]
+) -> tuple[GrayImage, str]:
+    """One letter rendered and degraded with ``settings``, and its ground truth text."""
+    image = degrade(render_page(lines, seed=page_seed), seed=page_seed, **settings)
+    # The stamp is printed text on the page: a reader should read it (it is on top).
+    stamp = stamp_lines(page_seed) if settings["stamp"] else []
+    return image, "\n".join(stamp + layout_lines(lines, seed=page_seed))
 
 
 # --- error rates -----------------------------------------------------------------------

@@ -6,6 +6,10 @@ search count and API call goes through.
 * operator (Leitstand): the operational view — documents still in or stuck in the pipeline
   (waiting, processing, failed, quarantined, duplicates), not the content of routed letters;
 * admin: everything.
+
+Requests for paper originals (:class:`~storage.models.OriginalRequest`) follow their own
+rule: the scan centre (operators) and admins see all of them, a clerk those of their own
+departments.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from mailroom.errors import NotFound, PermissionDenied
 from storage.database import audit
-from storage.models import INBOX_STATES, Document, DocumentState, Role, User
+from storage.models import INBOX_STATES, Document, DocumentState, OriginalRequest, Role, User
 
 #: Documents the Leitstand works on.
 OPERATIONAL_STATES = tuple(s.value for s in DocumentState if s not in INBOX_STATES)
@@ -87,3 +91,21 @@ def load_visible(session: Session, user: User, document_id: str, *, what: str = 
 def record_view(session: Session, user: User, doc: Document, what: str = "view") -> None:
     """Write one view or download of a document to the audit trail."""
     audit(session, user.username, what, document=doc, role=user.role)
+
+
+def original_request_filter(user: User) -> ColumnElement[bool]:
+    """A WHERE clause restricting ``OriginalRequest`` rows to those ``user`` may see."""
+    if not user.active:
+        return false()
+    if user.role in (Role.OPERATOR, Role.ADMIN):
+        return true()
+    if user.role == Role.CLERK:
+        depts = department_ids(user)
+        return OriginalRequest.department_id.in_(depts) if depts else false()
+    return false()
+
+
+def can_handle_original_requests(user: User) -> bool:
+    """True when ``user`` may mark requests for paper originals as provided or destroyed
+    (the scan centre: operators, and admins)."""
+    return user.active and user.role in (Role.OPERATOR, Role.ADMIN)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailroom import access
+from mailroom import access, originals
 from mailroom.errors import BadInputError, Conflict, NotFound, PermissionDenied
 from mailroom.queue import DocumentMessage, DocumentQueue
 from storage.database import audit, set_state
@@ -236,19 +236,9 @@ def open_case(
 def request_original(
     session: Session, user: User, doc: Document, reason: str = ""
 ) -> OriginalRequest:
-    """Papieroriginal anfordern: ask the scan centre for the paper original."""
-    if not access.can_decide(user, doc):
-        raise PermissionDenied("only a clerk of the document's department or an admin may do this")
-    request = OriginalRequest(
-        document_id=doc.id,
-        requested_by=user.username,
-        requested_at=utcnow(),
-        reason=reason.strip()[:2000],
-        status="open",
-    )
-    session.add(request)
-    audit(session, user.username, "request_original", document=doc, reason=request.reason)
-    return request
+    """Papieroriginal anfordern: ask the scan centre for the paper original
+    (the workflow is in :mod:`mailroom.originals`)."""
+    return originals.request(session, user, doc, reason)
 
 
 def retry(session: Session, queue: DocumentQueue, user: User, doc: Document) -> None:

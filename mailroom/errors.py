@@ -127,6 +127,10 @@ class NotFound(MailroomError):
     http_status = 404
 
 
+class WrongPassword(BadInputError):
+    """The current password given to confirm a change (own password) is wrong."""
+
+
 class PermissionDenied(MailroomError):
     """The caller may not see or change this object."""
 
@@ -139,3 +143,18 @@ class Conflict(MailroomError):
 
     exit_code = 9
     http_status = 409
+
+
+class TooManyAttempts(MailroomError):
+    """Too many failed logins for a user name or from one address: wait and try again.
+
+    ``retry_after`` is the number of seconds until the next attempt is accepted.
+    """
+
+    exit_code = 10
+    permanent = False
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = max(1, int(retry_after))

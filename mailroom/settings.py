@@ -80,6 +80,23 @@ class Settings(BaseSettings):
     web_port: int = 8000
     secret_key: SecretStr | None = None
 
+    #: Failed logins for one user name within ``login_window_seconds`` before further
+    #: attempts for that name are refused until the window has passed.
+    login_max_failures: int = Field(default=5, ge=1)
+    #: The same for one client address. Higher, because a whole office may reach the web
+    #: app through one proxy or NAT address (see :mod:`mailroom.login_throttle`).
+    login_max_failures_per_client: int = Field(default=20, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=10)
+
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token that /metrics requires (Authorization: Bearer <token>); unset, "
+            "/metrics is open to anyone who reaches the web port. Production should set it "
+            "and give the same token to the Prometheus scrape job (authorization.credentials)."
+        ),
+    )
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailroom.errors import BadInputError, Conflict, NotFound
+from mailroom.errors import BadInputError, Conflict, NotFound, WrongPassword
 from storage.database import audit
 from storage.models import Department, Role, User
 
@@ -179,6 +179,29 @@ def set_password(session: Session, username: str, password: str, *, actor: str =
     user.password_hash = hash_password(password)
     audit(session, actor, "user_password", username=username)
     return user
+
+
+def change_own_password(
+    session: Session, user: User, current_password: str, new_password: str
+) -> None:
+    """Passwort ändern: a logged-in user replaces their own password.
+
+    The current password is required (an unlocked PC is not enough); the new one must have
+    :data:`PASSWORD_MIN` characters and differ from it. The change ends the user's other
+    sessions and API tokens (they carry a fingerprint of the hash). Messages are German:
+    they are shown on the page as they are. Raises before changing anything.
+    """
+    if not verify_password(user.password_hash, current_password):
+        audit(session, user.username, "password_change_failed")
+        raise WrongPassword("Das aktuelle Passwort ist falsch.")
+    if len(new_password) < PASSWORD_MIN:
+        raise BadInputError(
+            f"Das neue Passwort ist zu kurz: bitte mindestens {PASSWORD_MIN} Zeichen."
+        )
+    if new_password == current_password:
+        raise BadInputError("Das neue Passwort muss sich vom bisherigen unterscheiden.")
+    user.password_hash = hash_password(new_password)
+    audit(session, user.username, "password_change", username=user.username)
 
 
 def set_active(session: Session, username: str, active: bool, *, actor: str = "cli") -> User:

@@ -335,8 +335,20 @@ class ModelVersion(Base):
     promoted_at: Mapped[datetime | None] = mapped_column()
 
 
+class OriginalRequestStatus(enum.StrEnum):
+    """Where a request for the paper original stands (Anforderung des Papieroriginals)."""
+
+    OPEN = "open"  # waiting for the scan centre
+    PROVIDED = "provided"  # bereitgestellt: the paper was sent to the department
+    DESTROYED = "destroyed"  # nicht mehr vorhanden: already destroyed after the keeping period
+
+
 class OriginalRequest(Base):
-    """A clerk's request for the paper original from the scan centre."""
+    """A clerk's request for the paper original from the scan centre (Scanstelle).
+
+    The scan centre keeps the paper for a while after scanning; it either sends it to the
+    requesting department or notes that it no longer exists.
+    """
 
     __tablename__ = "original_requests"
 
@@ -344,9 +356,32 @@ class OriginalRequest(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     requested_by: Mapped[str] = mapped_column(String(120))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The department that asked (the document's department at the time of the request):
+    #: where the paper goes, and whose clerks see the request.
+    department_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
-    #: open | sent | closed
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    #: See :class:`OriginalRequestStatus`.
+    status: Mapped[str] = mapped_column(String(20), default=OriginalRequestStatus.OPEN, index=True)
+    handled_by: Mapped[str | None] = mapped_column(String(120))
+    handled_at: Mapped[datetime | None] = mapped_column()
+    #: The scan centre's note (how it was sent, or why it no longer exists).
+    note: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship()
+    department: Mapped[Department | None] = relationship()
+
+
+class LoginFailure(Base):
+    """One failed login, kept for a short while to throttle guessing (see
+    :mod:`mailroom.login_throttle`); the audit trail keeps the permanent record."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    #: The user name as typed, stripped and lower-cased (it need not exist).
+    username: Mapped[str] = mapped_column(String(120), index=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)
 
 
 class TrainingSample(Base):

@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailroom import actions
+from mailroom import actions, originals
 from mailroom.context import AppContext
 from mailroom.errors import BadInputError, Conflict, NotFound, PermissionDenied
 from mailroom.users import get_user
-from storage.models import AuditEvent, Case, Document, OriginalRequest, RoutingDecision
+from storage.models import AuditEvent, Batch, Case, Document, OriginalRequest, RoutingDecision
 from tests.web_helpers import make_document, seed_users
 
 
@@ -171,12 +171,123 @@ def test_request_original_is_recorded_for_the_scan_centre(seeded: AppContext):
         )
     with seeded.db.session() as session:
         request = session.scalars(select(OriginalRequest)).one()
-        assert (request.document_id, request.status, request.reason) == (
+        assert (request.document_id, request.status, request.reason, request.department_id) == (
             doc_id,
             "open",
             "Unterschrift prüfen",
+            "402",
         )
     assert "request_original" in audit_actions(seeded, doc_id)
+
+
+def test_a_document_has_at_most_one_open_request_for_its_original(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    with seeded.db.session() as session:
+        clerk = get_user(session, "clerk402")
+        actions.request_original(session, clerk, load(session, doc_id), "Unterschrift")
+    with seeded.db.session() as session, pytest.raises(Conflict, match="bereits angefordert"):
+        actions.request_original(
+            session, get_user(session, "clerk402"), load(session, doc_id), "nochmal"
+        )
+    with seeded.db.session() as session:
+        [request] = session.scalars(select(OriginalRequest)).all()
+        originals.mark_provided(session, get_user(session, "leitstand"), request.id)
+    with seeded.db.session() as session:  # once handled, it may be asked for again
+        actions.request_original(session, get_user(session, "clerk402"), load(session, doc_id))
+
+
+def test_scan_centre_marks_an_original_as_provided_and_it_is_audited(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="402")
+    with seeded.db.session() as session:
+        request_id = actions.request_original(
+            session, get_user(session, "clerk402"), load(session, doc_id), "Prüfung"
+        ).id
+    with seeded.db.session() as session:
+        with pytest.raises(PermissionDenied):  # clerks ask, the scan centre answers
+            originals.mark_provided(session, get_user(session, "clerk402"), request_id)
+        originals.mark_provided(
+            session, get_user(session, "leitstand"), request_id, "Hauspost, Mappe 12"
+        )
+    with seeded.db.session() as session:
+        row = session.get(OriginalRequest, request_id)
+        assert row is not None
+        assert (row.status, row.handled_by, row.note) == (
+            "provided",
+            "leitstand",
+            "Hauspost, Mappe 12",
+        )
+        assert row.handled_at is not None
+        with pytest.raises(Conflict, match="bereits erledigt"):
+            originals.mark_destroyed(session, get_user(session, "admin"), request_id, "weg")
+    assert audit_actions(seeded, doc_id)[-1] == "original_provided"
+
+
+def test_an_original_destroyed_already_needs_a_note(seeded: AppContext):
+    doc_id = make_document(seeded, department_id="304")
+    with seeded.db.session() as session:
+        request_id = actions.request_original(
+            session, get_user(session, "clerk304"), load(session, doc_id)
+        ).id
+    with seeded.db.session() as session:
+        operator = get_user(session, "leitstand")
+        with pytest.raises(BadInputError, match="vermerken"):
+            originals.mark_destroyed(session, operator, request_id, "  ")
+        originals.mark_destroyed(
+            session, operator, request_id, "Vernichtet nach Ablauf der Frist am 01.10."
+        )
+    with seeded.db.session() as session:
+        row = session.get(OriginalRequest, request_id)
+        assert row is not None and row.status == "destroyed"
+        with pytest.raises(NotFound):
+            originals.mark_provided(session, operator, 999_999)
+    with seeded.db.session() as session:
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "original_destroyed")
+        ).one()
+        assert event.document_id == doc_id
+        assert event.detail is not None
+        assert event.detail["note"].startswith("Vernichtet")
+
+
+def test_requests_for_originals_are_listed_per_scan_line_and_batch_for_who_may_see_them(
+    seeded: AppContext,
+):
+    with seeded.db.session() as session:
+        session.add_all(
+            [
+                Batch(id=7, scan_line_id="scan-2", name="Stapel 2024-11-29 Nr. 7"),
+                Batch(id=3, scan_line_id="scan-1", name="Stapel 2024-11-29 Nr. 3"),
+            ]
+        )
+    first = make_document(seeded, department_id="402", scan_line_id="scan-2")
+    second = make_document(seeded, department_id="402", scan_line_id="scan-1")
+    fire = make_document(seeded, department_id="304", scan_line_id="scan-1")
+    with seeded.db.session() as session:
+        load(session, first).batch_id = 7
+        load(session, second).batch_id = 3
+    with seeded.db.session() as session:
+        for doc_id, clerk in ((first, "clerk402"), (second, "clerk402"), (fire, "clerk304")):
+            actions.request_original(session, get_user(session, clerk), load(session, doc_id))
+
+    def visible(username: str, **filters: object) -> list[str]:
+        with seeded.db.session() as session:
+            rows = originals.list_requests(
+                session,
+                get_user(session, username),
+                **filters,  # type: ignore[arg-type]
+            )
+            return [r.document_id for r in rows]
+
+    # scan-1 before scan-2; within scan-1 the document without batch before batch 3.
+    assert visible("leitstand") == [fire, second, first]
+    assert visible("admin") == [fire, second, first]
+    assert visible("clerk402") == [second, first]
+    assert visible("clerk304") == [fire]
+    assert visible("leitstand", scan_line_id="scan-2") == [first]
+    assert visible("clerk304", document_id=first) == []
+    assert visible("leitstand", statuses=["provided"]) == []
+    with seeded.db.session() as session, pytest.raises(BadInputError, match="unknown status"):
+        originals.list_requests(session, get_user(session, "leitstand"), statuses=["lost"])
 
 
 def test_retry_requeues_with_fresh_attempts_and_publishes(seeded: AppContext):

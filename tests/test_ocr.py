@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.corpus import char_errors
 from mailroom.domain import PageImage, PageOcr, PreparedPage
 from mailroom.errors import MissingDependencyError, OcrTimeout
 from mailroom.samples.scan import EXAMPLE_LETTER, degrade, layout_lines, render_page
+from tests.scan_edges_helpers import near_the_edge
 from workers.engines.tesseract import TesseractEngine
 from workers.preprocess import prepare_page, turn
 from workers.recognize import recognize_page
@@ -93,3 +95,39 @@ def test_tesseract_over_its_time_limit_raises_ocr_timeout(clean: np.ndarray) -> 
     impatient = TesseractEngine(language="deu", timeout=0.05)
     with pytest.raises(OcrTimeout):
         impatient.recognize(PreparedPage(number=1, image=clean, dpi=300))
+
+
+def _cer(text: str) -> float:
+    truth = "\n".join(layout_lines(EXAMPLE_LETTER, seed=SEED))
+    edits, chars = char_errors(truth, text)
+    return edits / chars
+
+
+def test_page_with_scanner_border_and_punch_holes_reads_as_well_as_the_clean_page(
+    engine: TesseractEngine, clean: np.ndarray
+) -> None:
+    plain = degrade(clean, noise=0.15, jpeg_quality=70, seed=12)
+    dirty = degrade(clean, noise=0.15, jpeg_quality=70, border=6.0, punch_holes=True, seed=12)
+    _, plain_result = recognize_page(prepare_page(PageImage(1, plain, 300)), engine)
+    _, dirty_result = recognize_page(prepare_page(PageImage(1, dirty, 300)), engine)
+    assert _cer(dirty_result.text) <= _cer(plain_result.text) + 0.002
+    assert _words_found(dirty_result.text) > 0.95
+
+
+def test_letter_starting_close_to_the_scan_edge_keeps_all_its_words(
+    engine: TesseractEngine, clean: np.ndarray
+) -> None:
+    near = near_the_edge(clean, left_mm=3.5, top_mm=4.0)
+    plain = degrade(near, noise=0.1, seed=13)
+    bordered = degrade(near, noise=0.1, border=2.5, seed=13)  # bands up to 2.5 mm wide
+    texts = [
+        recognize_page(prepare_page(PageImage(1, scan, 300)), engine)[1].text
+        for scan in (plain, bordered)
+    ]
+    first_words = [line.split()[0] for line in layout_lines(EXAMPLE_LETTER, seed=SEED) if line]
+    plain_missing, bordered_missing = (
+        {word for word in first_words if word not in text.split()} for text in texts
+    )
+    assert bordered_missing <= plain_missing  # the words nearest the edge are all kept
+    assert _words_found(texts[1]) >= _words_found(texts[0]) - 0.005
+    assert _words_found(texts[1]) > 0.95

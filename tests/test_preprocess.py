@@ -8,6 +8,7 @@ import pytest
 
 from mailroom.domain import PageImage
 from mailroom.samples.scan import EXAMPLE_LETTER, degrade, render_page
+from tests.scan_edges_helpers import near_the_edge
 from workers.preprocess import prepare_page
 
 
@@ -66,3 +67,81 @@ def test_resolution_is_normalised_to_300_dpi(clean: np.ndarray, dpi: int) -> Non
     prepared = prepare_page(PageImage(number=1, image=resized, dpi=dpi))
     assert prepared.dpi == 300
     assert abs(prepared.image.shape[1] - clean.shape[1]) <= 2
+
+
+# --- scanner borders and punch holes ---------------------------------------------------
+
+MM = 300 / 25.4
+
+
+def _dark_share(region: np.ndarray) -> float:
+    return float(np.mean(region < 128))
+
+
+def _frame(image: np.ndarray, mm: float) -> np.ndarray:
+    """The pixels within ``mm`` of any edge."""
+    d = round(mm * MM)
+    return np.concatenate(
+        [image[:d].ravel(), image[-d:].ravel(), image[:, :d].ravel(), image[:, -d:].ravel()]
+    )
+
+
+def _hole_regions(image: np.ndarray) -> list[np.ndarray]:
+    """Where ISO 838 puts the two filing holes: 12 mm from the left, 80 mm apart."""
+    h = image.shape[0]
+    x0, x1 = round(6 * MM), round(18 * MM)
+    return [
+        image[round(y - 6 * MM) : round(y + 6 * MM), x0:x1]
+        for y in (h / 2 - 40 * MM, h / 2 + 40 * MM)
+    ]
+
+
+def test_scanner_border_and_punch_holes_come_out_as_white_paper(clean: np.ndarray) -> None:
+    scan = degrade(clean, border=6.0, punch_holes=True, noise=0.15, jpeg_quality=70, seed=7)
+    assert _dark_share(_frame(scan, 1.5)) > 0.9
+    assert all(_dark_share(hole) > 0.15 for hole in _hole_regions(scan))
+    prepared = prepare_page(PageImage(number=1, image=scan, dpi=300))
+    assert prepared.rotation == 0 and abs(prepared.skew_degrees) < 0.1
+    assert _dark_share(_frame(prepared.image, 8.0)) < 0.001
+    assert np.median(_frame(prepared.image, 8.0)) >= 245
+    for hole in _hole_regions(prepared.image):
+        assert _dark_share(hole) == 0.0
+        assert hole.min() >= 150  # not even a grey ring is left
+
+
+def test_punch_holes_of_a_page_fed_sideways_are_removed(clean: np.ndarray) -> None:
+    scan = degrade(clean, punch_holes=True, rotate=90, seed=8)  # the holes are at the top
+    prepared = prepare_page(PageImage(number=1, image=scan, dpi=300))
+    assert prepared.rotation == 270
+    for hole in _hole_regions(prepared.image):
+        assert _dark_share(hole) == 0.0
+
+
+def test_border_does_not_spoil_the_skew_estimate(clean: np.ndarray) -> None:
+    scan = degrade(clean, skew=2.0, border=7.0, seed=9)
+    prepared = prepare_page(PageImage(number=1, image=scan, dpi=300))
+    assert prepared.skew_degrees == pytest.approx(-2.0, abs=0.15)
+    assert _dark_share(_frame(prepared.image, 3.0)) < 0.001
+
+
+def test_blank_back_side_with_border_and_holes_is_still_flagged(clean: np.ndarray) -> None:
+    back = degrade(np.full_like(clean, 255), border=5.0, punch_holes=True, noise=0.2, seed=10)
+    assert not prepare_page(PageImage(number=2, image=back, dpi=300), clean_edges=False).blank
+    assert prepare_page(PageImage(number=2, image=back, dpi=300)).blank
+
+
+def test_border_removal_keeps_text_that_starts_close_to_the_edge(clean: np.ndarray) -> None:
+    near = near_the_edge(clean, left_mm=3.5, top_mm=4.0)
+    bordered = degrade(near, border=2.5, seed=11)  # bands up to 2.5 mm, at least 1 mm of paper
+    without = prepare_page(PageImage(number=1, image=near, dpi=300))
+    cleaned = prepare_page(PageImage(number=1, image=bordered, dpi=300))
+    # Every ink pixel of the letter is still there (the border itself is within 3 mm).
+    inside = (slice(round(3 * MM), None), slice(round(3 * MM), None))
+    text_ink = without.image[inside] < 128
+    kept = cleaned.image[inside] < 128
+    assert text_ink.sum() > 10_000
+    assert (text_ink & kept).sum() >= 0.995 * text_ink.sum()
+    assert _dark_share(_frame(cleaned.image, 1.0)) < 0.01
+    # And nothing is painted on a page without a border.
+    untouched = prepare_page(PageImage(number=1, image=near, dpi=300), clean_edges=False)
+    assert np.array_equal(untouched.image, without.image)

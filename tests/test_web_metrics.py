@@ -81,3 +81,30 @@ def test_openapi_describes_the_document_api(ctx: AppContext):
     assert "/api/documents" in spec["paths"]
     assert "/api/documents/{document_id}/reassign" in spec["paths"]
     assert not any(p.startswith("/verwaltung") for p in spec["paths"])
+
+
+def test_metrics_token_when_set_is_required(tmp_path):
+    from mailroom.settings import Settings
+    from tests.conftest import make_settings
+
+    description = Settings.model_fields["metrics_token"].description or ""
+    assert "Production should set it" in description
+    ctx = AppContext.from_settings(make_settings(tmp_path / "data", metrics_token="geheim-123"))
+    try:
+        client = TestClient(create_app(ctx))
+        missing = client.get("/metrics")
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"].startswith("Bearer")
+        assert client.get("/metrics", headers={"Authorization": "Bearer falsch"}).status_code == 401
+        assert (
+            client.get("/metrics", headers={"Authorization": "Basic geheim-123"}).status_code == 401
+        )
+        ok = client.get("/metrics", headers={"Authorization": "Bearer geheim-123"})
+        assert ok.status_code == 200 and "mailroom_documents" in ok.text
+    finally:
+        ctx.close()
+
+
+def test_metrics_stay_open_without_a_token(ctx: AppContext):
+    assert ctx.settings.metrics_token is None
+    assert TestClient(create_app(ctx)).get("/metrics").status_code == 200

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
-from mailroom import access, actions, stats
+from mailroom import access, actions, login_throttle, originals, stats
 from mailroom import users as user_service
-from mailroom.errors import BrokerUnavailable
+from mailroom.errors import BrokerUnavailable, TooManyAttempts
 from storage.models import Document, User
 from web import models_admin, queries
 from web.deps import (
@@ -28,6 +28,7 @@ from web.deps import (
     DbSession,
     LoginRequired,
     Operator,
+    client_address,
     csrf_token,
     issue_token,
 )
@@ -40,7 +41,9 @@ from web.schemas import (
     DocumentSummary,
     JobOut,
     ModelVersionOut,
+    NoteIn,
     OpenCaseIn,
+    OriginalRequestOut,
     ReasonIn,
     ReassignIn,
     ScanLineOut,
@@ -64,11 +67,22 @@ def _result(doc: Document) -> ActionResult:
 
 
 @router.post("/token", response_model=TokenOut)
-def token(request: Request, body: TokenIn, session: DbSession) -> TokenOut:
-    """Exchange username and password for a bearer token (no cookie, no CSRF needed)."""
-    user = user_service.authenticate(session, body.username, body.password)
+def token(request: Request, body: TokenIn, session: DbSession, ctx: Ctx) -> TokenOut:
+    """Exchange username and password for a bearer token (no cookie, no CSRF needed).
+
+    Repeated failures for a name or from an address are refused with 429 and
+    ``Retry-After`` (see :mod:`mailroom.login_throttle`).
+    """
+    policy = login_throttle.LoginPolicy.from_settings(ctx.settings)
+    try:
+        user = login_throttle.authenticate(
+            session, policy, body.username, body.password, client_address(request)
+        )
+    except TooManyAttempts:
+        session.commit()  # keep the audited refusal
+        raise
     if user is None:
-        session.commit()  # keep the audited failed attempt
+        session.commit()  # keep the audited failed attempt and its count
         raise LoginRequired("wrong username or password")
     return TokenOut(access_token=issue_token(request, user), expires_in=TOKEN_MAX_AGE_SECONDS)
 
@@ -186,7 +200,61 @@ def request_original(
 ) -> ActionResult:
     doc = _load(session, user, document_id, "request_original")
     actions.request_original(session, user, doc, body.reason)
+    session.commit()  # visible to the scan centre as soon as the caller has the answer
     return _result(doc)
+
+
+@router.get("/original-requests", response_model=list[OriginalRequestOut])
+def list_original_requests(
+    user: AnyStaff,
+    session: DbSession,
+    status: Annotated[list[str] | None, Query()] = None,
+    scan_line: str | None = None,
+    document_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[OriginalRequestOut]:
+    """Requests for paper originals, by scan line and batch: all of them for operators and
+    admins, those of the own departments for clerks. ``status``: open, provided, destroyed."""
+    rows = originals.list_requests(
+        session,
+        user,
+        statuses=status,
+        scan_line_id=scan_line,
+        document_id=document_id,
+        limit=limit,
+    )
+    names = originals.display_names(session, rows)
+    return [OriginalRequestOut.of(r, names) for r in rows]
+
+
+@router.post(
+    "/original-requests/{request_id}/provided",
+    response_model=OriginalRequestOut,
+    dependencies=[Csrf],
+)
+def original_provided(
+    request_id: int, body: NoteIn, user: Operator, session: DbSession
+) -> OriginalRequestOut:
+    """Bereitgestellt: the scan centre sent the paper to the requesting department."""
+    row = originals.mark_provided(session, user, request_id, body.note)
+    out = OriginalRequestOut.of(row, originals.display_names(session, [row]))
+    session.commit()  # the requesting clerk sees the answer once the caller has it
+    return out
+
+
+@router.post(
+    "/original-requests/{request_id}/destroyed",
+    response_model=OriginalRequestOut,
+    dependencies=[Csrf],
+)
+def original_destroyed(
+    request_id: int, body: NoteIn, user: Operator, session: DbSession
+) -> OriginalRequestOut:
+    """Nicht mehr vorhanden: the paper was already destroyed; ``note`` (required) says why."""
+    row = originals.mark_destroyed(session, user, request_id, body.note)
+    out = OriginalRequestOut.of(row, originals.display_names(session, [row]))
+    session.commit()  # the requesting clerk sees the answer once the caller has it
+    return out
 
 
 @router.post("/documents/{document_id}/retry", response_model=ActionResult, dependencies=[Csrf])

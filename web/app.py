@@ -13,12 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from mailroom.context import AppContext
-from mailroom.errors import MailroomError
+from mailroom.errors import MailroomError, TooManyAttempts
 from web import api, metrics
 from web.deps import LoginRequired
 from web.jobs import JobRunner
 from web.rendering import render
-from web.routes import admin, auth, clerk, files, operator
+from web.routes import account, admin, auth, clerk, files, operator
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,14 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.middleware("http")(_security_headers)
     app.add_exception_handler(MailroomError, _mailroom_error)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (auth.router, operator.router, clerk.router, files.router, admin.router):
+    for router in (
+        auth.router,
+        account.router,
+        operator.router,
+        clerk.router,
+        files.router,
+        admin.router,
+    ):
         app.include_router(router)
     app.include_router(api.router)
     app.include_router(metrics.router(ctx))
@@ -85,15 +92,25 @@ async def _mailroom_error(request: Request, exc: MailroomError) -> Response:
     """The one place where mailroom errors become HTTP responses."""
     if exc.http_status >= 500:
         log.error("request %s failed: %s", request.url.path, exc)
+    headers = error_headers(exc)
     if _wants_json(request):
-        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status, headers=headers)
     if isinstance(exc, LoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    return render(
+    response = render(
         request,
         "error.html",
         None,
         {"status": exc.http_status, "message": str(exc)},
         status_code=exc.http_status,
     )
+    response.headers.update(headers)
+    return response
+
+
+def error_headers(exc: MailroomError) -> dict[str, str]:
+    """Headers an error response needs besides its status (``Retry-After`` on 429)."""
+    if isinstance(exc, TooManyAttempts):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}

@@ -48,7 +48,10 @@ def get_ctx(request: Request) -> AppContext:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One database session per request, committed when the endpoint succeeds.
+    """One database session per request, committed when the endpoint returns.
+
+    ``scope="function"``: the commit happens before the response is sent, so a client
+    that follows a redirect at once reads its own change.
 
     A refused access is committed too, so its audit entry survives the 403.
     """
@@ -64,6 +67,12 @@ def get_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address as the server reports it (behind a proxy: see
+    :mod:`mailroom.login_throttle` on ``--forwarded-allow-ips``)."""
+    return request.client.host if request.client else None
 
 
 def password_fingerprint(user: User) -> str:
@@ -94,7 +103,7 @@ def _user_from_token(request: Request, session: Session, token: str) -> User | N
 
 
 def optional_user(
-    request: Request, session: Annotated[Session, Depends(get_session)]
+    request: Request, session: Annotated[Session, Depends(get_session, scope="function")]
 ) -> User | None:
     """The logged-in user (cookie or bearer token), or ``None``."""
     header = request.headers.get("authorization", "")
@@ -158,7 +167,7 @@ async def verify_csrf(
         raise CsrfError("CSRF token missing or wrong: reload the page and try again")
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 CurrentUser = Annotated[User, Depends(current_user)]
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Csrf = Depends(verify_csrf)

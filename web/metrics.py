@@ -3,13 +3,18 @@
 The workers run in other processes (or hosts), so in-process counters would only see the
 web process. The collector instead reads documents, pages, processing times and routing
 decisions from the database, and the queue depth from the broker, on every scrape.
+
+With ``MAILROOM_METRICS_TOKEN`` set, a scrape must send ``Authorization: Bearer <token>``;
+without it the figures are open to anyone who reaches the web port (development).
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -22,6 +27,8 @@ from sqlalchemy import case, func, select
 
 from mailroom.context import AppContext
 from storage.models import Document, DocumentState, RoutingDecision
+
+log = logging.getLogger(__name__)
 
 #: Upper bounds (seconds) of the processing-time histogram buckets.
 PROCESSING_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -94,9 +101,28 @@ def router(ctx: AppContext) -> APIRouter:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MailroomCollector(ctx))
     api = APIRouter(include_in_schema=False)
+    token = ctx.settings.metrics_token.get_secret_value() if ctx.settings.metrics_token else ""
+    expected = token.strip().encode() or None  # an empty value means unset
+    if expected is None and ctx.settings.environment == "production":
+        log.warning("MAILROOM_METRICS_TOKEN is not set: /metrics is open to every client")
 
     @api.get("/metrics")
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if expected is not None and not _bearer_matches(request, expected):
+            return Response(
+                "Bearer-Token für /metrics fehlt oder ist falsch (MAILROOM_METRICS_TOKEN).\n",
+                status_code=401,
+                media_type="text/plain; charset=utf-8",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+def _bearer_matches(request: Request, expected: bytes) -> bool:
+    """Constant-time comparison of the request's bearer token with ``expected``."""
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return secrets.compare_digest(sent.strip().encode(), expected)

@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from mailroom.originals import STATUS_LABELS as ORIGINAL_STATUS_LABELS
 from storage.models import User
 from web.deps import csrf_token
 
@@ -74,6 +75,7 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = format_percent
     env.filters["state"] = lambda s: STATE_LABELS.get(str(s), str(s))
     env.filters["role"] = lambda r: ROLE_LABELS.get(str(r), str(r))
+    env.filters["original_status"] = lambda s: ORIGINAL_STATUS_LABELS.get(str(s), str(s))
     return env
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.models import Document, ModelVersion, User
+from storage.models import Document, ModelVersion, OriginalRequest, User
 
 
 class TokenIn(BaseModel):
@@ -223,3 +223,60 @@ class JobOut(BaseModel):
     kind: str
     status: str
     detail: str | None
+
+
+class NoteIn(BaseModel):
+    """The scan centre's note when it closes a request for a paper original."""
+
+    note: str = Field(default="", max_length=2000)
+
+
+class OriginalRequestOut(BaseModel):
+    """A request for the paper original (``/api/original-requests``), with what the scan
+    centre needs to find the paper: scan line, batch, file name, date of receipt."""
+
+    id: int
+    document_id: str
+    source_name: str
+    scan_line_id: str
+    scan_line_name: str | None
+    batch_id: int | None
+    batch_name: str | None
+    received_at: datetime
+    page_count: int | None
+    requested_by: str
+    requested_by_name: str
+    requested_at: datetime
+    department_id: str | None
+    department_name: str | None
+    reason: str
+    #: open | provided (bereitgestellt) | destroyed (nicht mehr vorhanden)
+    status: str
+    handled_by: str | None
+    handled_at: datetime | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: OriginalRequest, names: dict[str, str]) -> OriginalRequestOut:
+        doc = row.document
+        return cls(
+            id=row.id,
+            document_id=row.document_id,
+            source_name=doc.source_name,
+            scan_line_id=doc.scan_line_id,
+            scan_line_name=doc.scan_line.name if doc.scan_line is not None else None,
+            batch_id=doc.batch_id,
+            batch_name=doc.batch.name if doc.batch is not None else None,
+            received_at=doc.received_at,
+            page_count=doc.page_count,
+            requested_by=row.requested_by,
+            requested_by_name=names.get(row.requested_by, row.requested_by),
+            requested_at=row.requested_at,
+            department_id=row.department_id,
+            department_name=row.department.name if row.department is not None else None,
+            reason=row.reason,
+            status=row.status,
+            handled_by=row.handled_by,
+            handled_at=row.handled_at,
+            note=row.note,
+        )

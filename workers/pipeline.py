@@ -165,7 +165,12 @@ def store_stage(
     """
     headers = _object_headers(doc, routing, case_match)
     store = ctx.store
-    pdf = build_searchable_pdf(recognized.pages, recognized.results)
+    pdf = build_searchable_pdf(
+        recognized.pages,
+        recognized.results,
+        title=extraction.subject or doc.source_name,
+        created=doc.received_at,
+    )
     objects: dict[str, Any] = {"original": doc.original_key}
     objects["pdf"] = store.put(
         document_key(doc.id, "document.pdf"), pdf, "application/pdf", headers

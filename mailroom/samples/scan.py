@@ -3,7 +3,8 @@
 Used by the demo, the tests and the OCR benchmarks. ``render_page`` lays the lines out on
 an A4 page (DIN 5008-like margins, DejaVu fonts); ``degrade`` adds what scan lines deliver:
 turned and skewed pages, blur, speckle noise, JPEG artefacts, grey or uneven paper, an
-incoming-mail stamp (Eingangsstempel) and a handwritten note.
+incoming-mail stamp (Eingangsstempel), a handwritten note, the dark border a scanner lid
+leaves around the page (Scannerrand) and the two punch holes of a filed letter (Lochung).
 """
 
 from __future__ import annotations
@@ -190,6 +191,53 @@ def _background(image: GrayImage, kind: str, rng: np.random.Generator) -> GrayIm
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def _punch_holes(image: GrayImage, seed: int) -> GrayImage:
+    """Two filing holes as ISO 838 places them, dark where the scanner lid shows through.
+
+    6 mm across, 80 mm apart about the middle of the left edge, centres 12 mm from it; real
+    punches sit a millimetre or two off, and the edge of a hole is slightly soft.
+    """
+    rng = np.random.default_rng([seed, 3])
+    h, _ = image.shape
+    radius = 3 * _MM
+    x = (12 + rng.uniform(-1.5, 1.5)) * _MM
+    middle = h / 2 + rng.uniform(-3, 3) * _MM
+    tone = rng.uniform(20, 60)
+    for y in (middle - 40 * _MM, middle + 40 * _MM):
+        x0, y0 = int(x - 2 * radius), int(y - 2 * radius)
+        size = int(4 * radius)
+        disc = np.zeros((size, size), dtype=np.float32)
+        centre = (round((x - x0) * 16), round((y - y0) * 16))  # 4 bits of subpixel precision
+        cv2.circle(disc, centre, round(radius * 16), 1.0, -1, cv2.LINE_AA, shift=4)
+        mask = np.asarray(cv2.GaussianBlur(disc, (0, 0), 1.2), dtype=np.float32)
+        region = image[y0 : y0 + size, x0 : x0 + size]
+        mixed = region.astype(np.float32) * (1 - mask) + tone * mask
+        region[:] = np.clip(mixed, 0, 255).astype(np.uint8)
+    return image
+
+
+def _border(image: GrayImage, width_mm: float, seed: int) -> GrayImage:
+    """A dark band along every edge, where the scanner lid shows beside the page.
+
+    Each edge's band is 25-100 % of ``width_mm`` wide at either end (a wedge, as when the
+    page lies slightly askew on the glass) and has its own dark tone.
+    """
+    rng = np.random.default_rng([seed, 4])
+    out = np.ascontiguousarray(image)
+    for quarter in range(4):  # left, top, right, bottom: turn the edge to the left
+        view = np.rot90(out, k=quarter)
+        h = view.shape[0]
+        start, end = rng.uniform(0.25, 1.0, size=2) * width_mm * _MM
+        tone = rng.uniform(10, 60)
+        reach = int(np.ceil(max(start, end))) + 2
+        widths = np.linspace(start, end, h, dtype=np.float32)[:, None]
+        columns = np.arange(reach, dtype=np.float32)[None, :]
+        alpha = np.clip(widths - columns + 0.5, 0, 1)  # anti-aliased inner edge
+        strip = view[:, :reach]
+        strip[:] = np.clip(strip * (1 - alpha) + tone * alpha, 0, 255).astype(np.uint8)
+    return out
+
+
 def _skew(image: GrayImage, degrees: float) -> GrayImage:
     """Turn by ``degrees`` (positive = counter-clockwise), keeping the page size."""
     h, w = image.shape
@@ -210,6 +258,8 @@ def degrade(
     background: str | None = None,
     stamp: bool = False,
     handwriting: bool = False,
+    border: float = 0.0,
+    punch_holes: bool = False,
     seed: int,
 ) -> GrayImage:
     """Make a clean page look like a real scan.
@@ -217,7 +267,10 @@ def degrade(
     ``rotate``: 0/90/180/270, how far the page is turned clockwise on the scanner.
     ``skew``: degrees, positive = counter-clockwise. ``blur``: Gaussian sigma in pixels.
     ``noise``: 0..1, grain and speckle strength (0.3 is heavy). ``background``: ``"grey"``
-    or ``"uneven"``. The input image is not changed.
+    or ``"uneven"``. ``border``: mm, the widest dark band along the scan's edges (0: none).
+    ``punch_holes``: two filing holes near the page's left edge. Borders and holes draw on
+    random streams of their own: the other degradations of a seed stay the same. The input
+    image is not changed.
     """
     if rotate not in (0, 90, 180, 270):
         raise ValueError("rotate must be 0, 90, 180 or 270")
@@ -229,8 +282,12 @@ def degrade(
         out = _handwriting(out, rng)
     if background:
         out = _background(out, background, rng)
+    if punch_holes:
+        out = _punch_holes(out, seed)  # holes are in the paper: they turn with it
     if skew:
         out = _skew(out, skew)
+    if border:
+        out = _border(out, border, seed)  # the scanner's edges do not turn with the page
     if blur:
         out = np.asarray(cv2.GaussianBlur(out, (0, 0), blur), dtype=np.uint8)
     if noise:

@@ -84,3 +84,27 @@ def test_letter_text_with_script_tag_shows_as_text(live_server: LiveServer, new_
     assert page.inner_text("h1").startswith("<img src=x")
     assert page.evaluate("window.__pwned") is None
     assert dialogs == []
+
+
+def test_clerk_changes_own_password_from_the_header(live_server: LiveServer, new_page: Any):
+    from tests.web_helpers import PASSWORD
+
+    page = new_page("clerk304")
+    page.click("header a.who")
+    page.wait_for_load_state()
+    assert page.url.endswith("/konto")
+    page.fill("input[name=current_password]", PASSWORD)
+    page.fill("input[name=new_password]", "Feuerwehr-2026-neu")
+    page.fill("input[name=new_password_repeat]", "Feuerwehr-2026-anders")
+    page.click("#change-password")
+    page.wait_for_load_state()
+    assert "stimmen nicht überein" in page.inner_text("#password-error")
+    page.fill("input[name=current_password]", PASSWORD)
+    page.fill("input[name=new_password]", "Feuerwehr-2026-neu")
+    page.fill("input[name=new_password_repeat]", "Feuerwehr-2026-neu")
+    page.click("#change-password")
+    page.wait_for_load_state()
+    assert "Ihr Passwort wurde geändert" in page.locator(".flash").inner_text()
+    screenshot(page, "konto")
+    page.goto("/posteingang")  # this session stays logged in
+    assert page.url.endswith("/posteingang")

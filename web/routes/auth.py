@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mailroom.users import authenticate
+from mailroom import login_throttle
+from mailroom.errors import TooManyAttempts
 from storage.database import audit
 from storage.models import Role, User
-from web.deps import Csrf, DbSession, optional_user, password_fingerprint
+from web.deps import Csrf, Ctx, DbSession, client_address, optional_user, password_fingerprint
 from web.rendering import flash, render
 
 router = APIRouter()
@@ -43,12 +44,30 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request,
     session: DbSession,
+    ctx: Ctx,
     username: Annotated[str, Form(max_length=120)],
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    user = authenticate(session, username, password)
+    """Check the credentials behind the login throttle; a refusal is shown on the form."""
+    policy = login_throttle.LoginPolicy.from_settings(ctx.settings)
+    try:
+        user = login_throttle.authenticate(
+            session, policy, username, password, client_address(request)
+        )
+    except TooManyAttempts as exc:
+        session.commit()  # keep the audited refusal
+        response = render(
+            request,
+            "login.html",
+            None,
+            {"next": _safe_next(next) or "", "error": str(exc)},
+            status_code=exc.http_status,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if user is None:
+        session.commit()  # counted before the answer leaves, so rapid retries see it
         return render(
             request,
             "login.html",

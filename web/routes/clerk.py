@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from mailroom import access, actions
+from mailroom import access, actions, originals
 from mailroom.errors import BadInputError, Conflict, NotFound, PermissionDenied
-from storage.models import Document, Role, User
+from storage.models import Document, OriginalRequestStatus, Role, User
 from web import queries
 from web.deps import AnyStaff, Clerk, Csrf, DbSession
 from web.rendering import flash, render
@@ -71,6 +71,7 @@ def document_view(
     """Page images beside the text and metadata, the routing explanation, the actions."""
     doc = access.load_visible(session, user, document_id)
     access.record_view(session, user, doc)
+    requests = originals.list_requests(session, user, document_id=doc.id)
     return render(
         request,
         "document.html",
@@ -78,7 +79,9 @@ def document_view(
         {
             "doc": doc,
             "can_decide": access.can_decide(user, doc) and doc.state in actions.DECIDABLE,
-            "can_request": access.can_decide(user, doc),
+            "can_request": access.can_decide(user, doc)
+            and not any(r.status == OriginalRequestStatus.OPEN for r in requests),
+            "original_requests": requests,
             "can_operate": access.can_operate(user, doc),
             "units": queries.all_units(session) if user.role != Role.OPERATOR else [],
             "departments": queries.all_departments(session),
@@ -196,6 +199,6 @@ def request_original(
 ) -> Response:
     def run(doc: Document) -> str:
         actions.request_original(session, user, doc, reason)
-        return "Papieroriginal bei der Scanstelle angefordert."
+        return "Papieroriginal bei der Scanstelle angefordert; der Stand steht unten."
 
     return _act(request, session, user, document_id, "request_original", run)

@@ -7,8 +7,11 @@ function startLiveRefresh() {
   if (!live) return;
   const interval = parseInt(live.dataset.interval || "10000", 10);
   const refresh = async () => {
-    // Do not swap the table away while someone types a quarantine reason.
+    // Do not swap the table away while someone types a quarantine reason or a note on a
+    // paper original, nor once something is typed (the click on the button comes later).
     if (live.contains(document.activeElement) && document.activeElement.tagName === "INPUT") return;
+    const typed = live.querySelectorAll("input:not([type=hidden])");
+    if (Array.from(typed).some((input) => input.value.trim() !== "")) return;
     try {
       const response = await fetch(live.dataset.refresh, { credentials: "same-origin" });
       if (response.ok) live.innerHTML = await response.text();
