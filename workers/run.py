@@ -8,6 +8,8 @@ import signal
 import threading
 from types import FrameType
 
+import cv2
+
 from mailroom.context import AppContext
 from mailroom.settings import Settings
 from workers.consumer import Worker
@@ -27,8 +29,13 @@ def stop_on_signals(stop: threading.Event) -> None:
 
 
 def worker_process(settings: Settings, name: str | None = None) -> None:
-    """Run one worker until signalled. One Tesseract thread per process."""
+    """Run one worker until signalled. One Tesseract thread per process.
+
+    OpenCV's own thread pool is switched off too: with one worker per core, a second
+    thread per worker only makes the workers' preprocessing fight for the same cores.
+    """
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    cv2.setNumThreads(1)
     from mailroom.cli.common import setup_logging
 
     setup_logging(settings.log_level)

@@ -1,11 +1,13 @@
-"""The one module that runs Tesseract.
+"""The one module that runs Tesseract (through pytesseract).
 
 One Tesseract run per page produces the per-word boxes and confidences (TSV, from which
 the text is composed) and the one-page searchable PDF. The page image goes to Tesseract as
-an uncompressed TIFF file: pytesseract would PNG-encode a PIL image first (about 0.6 s per
-A4 page), and Leptonica reads PGM files slowly (see :func:`write_page_image`). The subprocess
-gets ``OMP_THREAD_LIMIT=1``: with OpenMP threads two workers on two cores fight and a page
-takes 7-8 s instead of 1.3 s; parallelism comes from worker processes instead.
+an uncompressed TIFF file whose *path* is handed to pytesseract: given a PIL image,
+pytesseract would PNG-encode it first (about 0.6 s per A4 page), and Leptonica reads PGM
+files slowly (see :func:`write_page_image`). Tesseract runs with ``OMP_THREAD_LIMIT=1``
+(set for the worker process when the engine is made; pytesseract passes the process
+environment on): with OpenMP threads two workers on two cores fight and a page takes
+7-8 s instead of 1.3 s; parallelism comes from worker processes instead.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -23,6 +23,8 @@ from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np
+import pytesseract
+from pytesseract import Output, TesseractError, TesseractNotFoundError
 
 from mailroom.domain import Box, GrayImage, PageOcr, PreparedPage, Word
 from mailroom.errors import MissingDependencyError, OcrError, OcrTimeout
@@ -62,17 +64,31 @@ class Orientation:
     confidence: float
 
 
-def _run(cmd: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+def _tesseract(
+    source: Path,
+    base: Path,
+    *,
+    language: str,
+    config: str,
+    extension: str,
+    timeout: float,
+    what: str,
+) -> None:
+    """One pytesseract run; its failures become this project's errors."""
     try:
-        return subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        pytesseract.pytesseract.run_tesseract(
+            str(source), str(base), extension, language, config=config, timeout=timeout
         )
-    except FileNotFoundError as exc:
+    except TesseractNotFoundError as exc:
         raise MissingDependencyError("tesseract is not installed", hint=INSTALL_HINT) from exc
-    except subprocess.TimeoutExpired as exc:
+    except TesseractError as exc:
+        raise OcrError(
+            f"tesseract failed on {what}: {exc.message or exc.status}",
+            hint="the page image may be damaged; rescan it",
+        ) from exc
+    except RuntimeError as exc:  # pytesseract's "Tesseract process timeout"
         raise OcrTimeout(
-            f"tesseract took longer than {timeout:.0f} s",
+            f"tesseract took longer than {timeout:.0f} s on {what}",
             hint="raise MAILROOM_OCR_TIMEOUT_SECONDS or check the machine's load",
         ) from exc
 
@@ -109,7 +125,10 @@ class TesseractEngine:
         self.language = language
         self.timeout = timeout
         self.psm = psm
-        self.binary = binary
+        # pytesseract keeps the program and the environment process-wide; a worker process
+        # runs one engine, so both are the worker's settings.
+        pytesseract.pytesseract.tesseract_cmd = binary
+        os.environ["OMP_THREAD_LIMIT"] = "1"
         self.version = self._probe_version()
         self.languages = self._probe_languages()
         for lang in language.split("+"):
@@ -121,16 +140,18 @@ class TesseractEngine:
         self.name = f"tesseract {self.version} ({language})"
 
     def _probe_version(self) -> str:
-        result = _run([self.binary, "--version"], timeout=30)
-        match = re.search(r"tesseract\s+v?([\d.]+\S*)", result.stdout + result.stderr)
-        if result.returncode != 0 or not match:
-            raise MissingDependencyError("cannot run tesseract --version", hint=INSTALL_HINT)
-        return match.group(1)
+        try:
+            return str(pytesseract.get_tesseract_version())
+        except (TesseractNotFoundError, SystemExit) as exc:
+            raise MissingDependencyError(
+                "cannot run tesseract --version", hint=INSTALL_HINT
+            ) from exc
 
     def _probe_languages(self) -> set[str]:
-        result = _run([self.binary, "--list-langs"], timeout=30)
-        lines = (result.stdout + result.stderr).splitlines()
-        return {line.strip() for line in lines[1:] if line.strip() and " " not in line.strip()}
+        try:
+            return set(pytesseract.get_languages())
+        except TesseractNotFoundError as exc:
+            raise MissingDependencyError("tesseract is not installed", hint=INSTALL_HINT) from exc
 
     # -- recognition --------------------------------------------------------------------
 
@@ -143,14 +164,15 @@ class TesseractEngine:
         with tempfile.TemporaryDirectory(prefix="mailroom-ocr-") as tmp:
             source = write_page_image(page.image, Path(tmp) / "page.tif", page.dpi)
             base = Path(tmp) / "out"
-            cmd = [self.binary, str(source), str(base), "-l", self.language]
-            cmd += ["--psm", str(self.psm), "--dpi", str(page.dpi), "tsv", "pdf"]
-            result = _run(cmd, timeout=self.timeout)
-            if result.returncode != 0:
-                raise OcrError(
-                    f"tesseract failed on page {page.number}: {_tail(result.stderr)}",
-                    hint="the page image may be damaged; rescan it",
-                )
+            _tesseract(
+                source,
+                base,
+                language=self.language,
+                config=f"--psm {self.psm} --dpi {page.dpi} -c tessedit_create_tsv=1",
+                extension="pdf",
+                timeout=self.timeout,
+                what=f"page {page.number}",
+            )
             try:
                 tsv = base.with_suffix(".tsv").read_text(encoding="utf-8")
                 pdf = base.with_suffix(".pdf").read_bytes()
@@ -184,18 +206,25 @@ class TesseractEngine:
             small_dpi = 150
         with tempfile.TemporaryDirectory(prefix="mailroom-osd-") as tmp:
             source = write_page_image(small, Path(tmp) / "page.tif", small_dpi)
-            cmd = [self.binary, str(source), "-", "--psm", "0", "--dpi", str(small_dpi)]
-            result = _run(cmd, timeout=self.timeout)
-        rotate = re.search(r"Rotate:\s+(\d+)", result.stdout)
-        confidence = re.search(r"Orientation confidence:\s+([\d.]+)", result.stdout)
-        if result.returncode != 0 or not rotate or not confidence:
+            try:
+                osd = pytesseract.image_to_osd(
+                    str(source),
+                    config=f"--dpi {small_dpi}",
+                    output_type=Output.DICT,
+                    timeout=self.timeout,
+                )
+            except TesseractError:
+                return None  # too few characters to tell
+            except RuntimeError as exc:
+                raise OcrTimeout(
+                    f"tesseract orientation detection took longer than {self.timeout:.0f} s",
+                    hint="raise MAILROOM_OCR_TIMEOUT_SECONDS or check the machine's load",
+                ) from exc
+        if "rotate" not in osd or "orientation_conf" not in osd:
             return None
-        return Orientation(rotate=int(rotate.group(1)) % 360, confidence=float(confidence.group(1)))
-
-
-def _tail(stderr: str) -> str:
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "no error message"
+        return Orientation(
+            rotate=int(osd["rotate"]) % 360, confidence=float(osd["orientation_conf"])
+        )
 
 
 def parse_tsv(tsv: str) -> list[Word]:
