@@ -101,3 +101,17 @@ def production_settings(
         queue_name=amqp_queue_name,
         **s3_settings,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def web_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppContext]:
+    """An application context with the web tests' users, on SQLite and on PostgreSQL."""
+    from tests.web_helpers import seed_users
+
+    overrides: dict[str, object] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_url")
+    ctx = AppContext.from_settings(make_settings(tmp_path / "data", **overrides), migrate=True)
+    seed_users(ctx)
+    yield ctx
+    ctx.close()

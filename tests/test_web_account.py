@@ -20,17 +20,6 @@ from web.app import create_app
 THROTTLED = "Zu viele fehlgeschlagene Anmeldeversuche"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def web_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppContext]:
-    overrides: dict[str, object] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_url")
-    ctx = AppContext.from_settings(make_settings(tmp_path / "data", **overrides), migrate=True)
-    seed_users(ctx)
-    yield ctx
-    ctx.close()
-
-
 @pytest.fixture
 def client(web_ctx: AppContext) -> Iterator[TestClient]:
     with TestClient(create_app(web_ctx)) as c:

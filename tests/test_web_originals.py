@@ -3,29 +3,13 @@ the same through the JSON API, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mailroom.context import AppContext
 from storage.models import AuditEvent, Batch, Document
-from tests.conftest import make_settings
-from tests.web_helpers import PASSWORD, login, make_document, seed_users
+from tests.web_helpers import PASSWORD, login, make_document
 from web.app import create_app
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def web_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppContext]:
-    overrides: dict[str, object] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_url")
-    ctx = AppContext.from_settings(make_settings(tmp_path / "data", **overrides), migrate=True)
-    seed_users(ctx)
-    yield ctx
-    ctx.close()
 
 
 def browser(ctx: AppContext, username: str) -> tuple[TestClient, str]:
