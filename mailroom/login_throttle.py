@@ -23,8 +23,8 @@ can keep a name blocked (the price of a per-name limit, which an attacker switch
 addresses cannot dodge); the ``login_throttled`` entries in the audit trail show it.
 
 The client address is the one the web server reports. Behind a reverse proxy, let uvicorn
-trust that proxy's ``X-Forwarded-For`` (``--forwarded-allow-ips``); otherwise all users
-share the proxy's address and only the (higher) per-address limit protects them — which is
+trust that proxy's ``X-Forwarded-For`` (environment variable ``FORWARDED_ALLOW_IPS``);
+otherwise all users share the proxy's address and only the (higher) per-address limit protects them — which is
 why that limit is higher than the per-name one: one office behind a NAT address must not
 lock out the building after a few typos.
 """
