@@ -24,9 +24,9 @@ addresses cannot dodge); the ``login_throttled`` entries in the audit trail show
 
 The client address is the one the web server reports. Behind a reverse proxy, let uvicorn
 trust that proxy's ``X-Forwarded-For`` (environment variable ``FORWARDED_ALLOW_IPS``);
-otherwise all users share the proxy's address and only the (higher) per-address limit protects them — which is
-why that limit is higher than the per-name one: one office behind a NAT address must not
-lock out the building after a few typos.
+otherwise all users share the proxy's address and only the (higher) per-address limit
+protects them — which is why that limit is higher than the per-name one: one office behind
+a NAT address must not lock out the building after a few typos.
 """
 
 from __future__ import annotations
