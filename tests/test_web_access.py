@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mailroom.context import AppContext
 from storage.models import AuditEvent, RoutingDecision
-from tests.web_helpers import PASSWORD, make_document
+from tests.web_helpers import make_document, token_client
 from web.app import create_app
 
 
@@ -28,14 +28,6 @@ def docs(web_ctx: AppContext) -> dict[str, str]:
             subject="kaputt",
         ),
     }
-
-
-def token_client(ctx: AppContext, username: str) -> TestClient:
-    client = TestClient(create_app(ctx))
-    response = client.post("/api/token", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    client.headers["Authorization"] = "Bearer " + response.json()["access_token"]
-    return client
 
 
 def ids(response: object) -> set[str]:

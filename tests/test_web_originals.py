@@ -8,21 +8,13 @@ from sqlalchemy import select
 
 from mailroom.context import AppContext
 from storage.models import AuditEvent, Batch, Document
-from tests.web_helpers import PASSWORD, login, make_document
+from tests.web_helpers import login, make_document, token_client
 from web.app import create_app
 
 
 def browser(ctx: AppContext, username: str) -> tuple[TestClient, str]:
     client = TestClient(create_app(ctx))
     return client, login(client, username)
-
-
-def token_client(ctx: AppContext, username: str) -> TestClient:
-    client = TestClient(create_app(ctx))
-    response = client.post("/api/token", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    client.headers["Authorization"] = "Bearer " + response.json()["access_token"]
-    return client
 
 
 def in_batch(ctx: AppContext, doc_id: str, name: str) -> None:

@@ -60,6 +60,17 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
     return csrf_in(client.get("/login").text)
 
 
+def token_client(ctx: AppContext, username: str) -> TestClient:
+    """An API client with a bearer token for ``username`` (password :data:`PASSWORD`)."""
+    from web.app import create_app
+
+    client = TestClient(create_app(ctx))
+    response = client.post("/api/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    client.headers["Authorization"] = "Bearer " + response.json()["access_token"]
+    return client
+
+
 def csrf_in(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token in the page"

@@ -200,7 +200,6 @@ def request_original(
 ) -> ActionResult:
     doc = _load(session, user, document_id, "request_original")
     actions.request_original(session, user, doc, body.reason)
-    session.commit()  # visible to the scan centre as soon as the caller has the answer
     return _result(doc)
 
 
@@ -238,7 +237,6 @@ def original_provided(
     """Bereitgestellt: the scan centre sent the paper to the requesting department."""
     row = originals.mark_provided(session, user, request_id, body.note)
     out = OriginalRequestOut.of(row, originals.display_names(session, [row]))
-    session.commit()  # the requesting clerk sees the answer once the caller has it
     return out
 
 
@@ -253,7 +251,6 @@ def original_destroyed(
     """Nicht mehr vorhanden: the paper was already destroyed; ``note`` (required) says why."""
     row = originals.mark_destroyed(session, user, request_id, body.note)
     out = OriginalRequestOut.of(row, originals.display_names(session, [row]))
-    session.commit()  # the requesting clerk sees the answer once the caller has it
     return out
 
 

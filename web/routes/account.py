@@ -52,14 +52,12 @@ def change_password(
             session, policy, user, current_password, new_password, client_address(request)
         )
     except (TooManyAttempts, BadInputError) as exc:
-        # Nothing was changed; the audit entry and the counted wrong password are kept.
-        session.commit()
+        # Nothing was changed; the audit entry and the counted wrong password are kept
+        # (the request's session commits when this answer is returned, not raised).
         response = _page(request, user, exc.message, exc.http_status)
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    # Commit before the redirect: the next request checks the session against the new hash.
-    session.commit()
     request.session["fp"] = password_fingerprint(user)
     flash(request, "Ihr Passwort wurde geändert.")
     return RedirectResponse("/konto", status_code=303)

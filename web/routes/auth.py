@@ -56,7 +56,6 @@ def login(
             session, policy, username, password, client_address(request)
         )
     except TooManyAttempts as exc:
-        session.commit()  # keep the audited refusal
         response = render(
             request,
             "login.html",
@@ -67,7 +66,6 @@ def login(
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     if user is None:
-        session.commit()  # counted before the answer leaves, so rapid retries see it
         return render(
             request,
             "login.html",

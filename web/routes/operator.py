@@ -69,7 +69,6 @@ def close_original_request(
             )
         else:
             raise BadInputError(f"unknown outcome {outcome!r}: use provided or destroyed")
-        session.commit()  # before the redirect: the Leitstand must no longer list it
     except (BadInputError, Conflict) as exc:
         session.rollback()
         flash(request, exc.message, "error")
