@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
@@ -32,8 +34,21 @@ from storage import models
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 
-def raw_tesseract(files: list[Path], parallel: int, out: Path) -> float:
-    """Seconds for the ``tesseract`` command on every file, ``parallel`` at a time."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(own, waited-for children) CPU seconds of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(f) / tick for f in fields[11:15])
+    return utime + stime, cutime + cstime
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_tesseract(files: list[Path], parallel: int, out: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds for the ``tesseract`` command on every file, ``parallel`` at a time."""
 
     def one(path: Path) -> None:
         subprocess.run(
@@ -43,10 +58,10 @@ def raw_tesseract(files: list[Path], parallel: int, out: Path) -> float:
             capture_output=True,
         )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(one, files))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def ocrmypdf(files: list[Path], parallel: int, out: Path) -> float | None:
@@ -82,8 +97,30 @@ def ocrmypdf(files: list[Path], parallel: int, out: Path) -> float | None:
     return time.perf_counter() - started
 
 
-def pipeline(files: list[Path], workers: int, work: Path) -> tuple[float, float]:
-    """(wall seconds from drop to last commit, mean processing seconds per document)."""
+def wait_for_lines(
+    logs: list[Path], words: list[str], procs: list[subprocess.Popen[bytes]], timeout: float = 120
+) -> None:
+    """Wait until each log holds its word (each process has started up)."""
+    deadline = time.monotonic() + timeout
+    while not all(w in log.read_text(errors="replace") for log, w in zip(logs, words, strict=True)):
+        failed = [p.args for p in procs if p.poll() is not None]
+        if failed or time.monotonic() > deadline:
+            raise SystemExit(f"mailroom did not start: {failed or 'timeout'}; see {logs}")
+        time.sleep(0.2)
+    time.sleep(1)  # the processes' first polls
+
+
+@dataclass
+class PipelineRun:
+    wall: float  # seconds from the drop to the last commit
+    mean: float  # mean processing seconds per document, as the workers recorded them
+    watcher_cpu: float  # CPU seconds of the watcher process
+    worker_cpu: float  # CPU seconds of the worker processes themselves
+    ocr_cpu: float  # CPU seconds of the programs they ran (Tesseract, Poppler)
+
+
+def pipeline(files: list[Path], workers: int, work: Path) -> PipelineRun:
+    """Drop ``files`` into a fresh embedded mailroom with ``workers`` workers; time it."""
     data = work / f"data-{workers}"
     env = {k: v for k, v in ENV.items() if not k.startswith("MAILROOM_")}
     env.update(
@@ -93,20 +130,21 @@ def pipeline(files: list[Path], workers: int, work: Path) -> tuple[float, float]
     )
     run = [sys.executable, "-m", "mailroom"]
     subprocess.run([*run, "db", "upgrade"], env=env, check=True, capture_output=True)
-    procs = [
-        subprocess.Popen(
-            [*run, "watch"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+    logs = [
+        work / f"watch-{workers}.log",
+        *(work / f"worker-{workers}-{i}.log" for i in range(workers)),
     ]
-    procs += [
-        subprocess.Popen(
-            [*run, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for _ in range(workers)
+    commands = [[*run, "watch"]] + [[*run, "worker"]] * workers
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+        for command, log in zip(commands, logs, strict=True)
     ]
     engine = create_engine(f"sqlite:///{(data / 'mailroom.db').resolve()}")
     try:
-        time.sleep(4)  # let the workers load Tesseract and the router
+        # Start the clock only when the watcher watches and every worker has loaded
+        # Tesseract and the router (they log "consuming" then).
+        wait_for_lines(logs, ["watching", *["consuming"] * workers], procs)
+        before = [cpu_seconds(p.pid) for p in procs]
         hot = data / "scanlines" / "scan-1"
         hot.mkdir(parents=True, exist_ok=True)
         started = time.time()
@@ -130,11 +168,19 @@ def pipeline(files: list[Path], workers: int, work: Path) -> tuple[float, float]
             if done == len(files):
                 break
             time.sleep(0.2)
+        after = [cpu_seconds(p.pid) for p in procs]
+        used = [(a[0] - b[0], a[1] - b[1]) for a, b in zip(after, before, strict=True)]
         with engine.connect() as conn:
             last = conn.scalar(select(func.max(models.Document.processed_at)))
             mean = conn.scalar(select(func.avg(models.Document.processing_seconds)))
         assert last is not None
-        return last.timestamp() - started, float(mean or 0)
+        return PipelineRun(
+            wall=last.timestamp() - started,
+            mean=float(mean or 0),
+            watcher_cpu=used[0][0] + used[0][1],
+            worker_cpu=sum(own for own, _ in used[1:]),
+            ocr_cpu=sum(children for _, children in used[1:]),
+        )
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -147,6 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=24)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--skip-ocrmypdf", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -158,29 +205,42 @@ def main() -> None:
             files.append(path)
         n = len(files)
         print(f"{n} pages, 300 dpi A4, degraded (turned, skewed, noisy), {os.cpu_count()} cores")
-        rows = []
+        rows: list[tuple[int, float, PipelineRun, float | None]] = []
+        cpu: list[tuple[int, float, PipelineRun]] = []
         for parallel in (1, 2):
             out = work / f"raw{parallel}"
             out.mkdir()
-            raw = raw_tesseract(files, parallel, out)
-            wall, mean = pipeline(files, parallel, work)
+            raw, raw_cpu = raw_tesseract(files, parallel, out)
+            run = pipeline(files, parallel, work)
             om_out = work / f"om{parallel}"
             om_out.mkdir()
-            om = ocrmypdf(files, parallel, om_out)
-            rows.append((parallel, raw, wall, mean, om))
+            om = None if args.skip_ocrmypdf else ocrmypdf(files, parallel, om_out)
+            rows.append((parallel, raw, run, om))
+            cpu.append((parallel, raw_cpu, run))
         print(
             f"{'procs':>5} {'tesseract p/min':>16} {'mailroom p/min':>15} "
             f"{'overhead':>9} {'s/doc':>6} {'ocrmypdf p/min':>15} {'vs ocrmypdf':>12}"
         )
-        for parallel, raw, wall, mean, om in rows:
+        for parallel, raw, run, om in rows:
             om_rate = f"{60 * n / om:15.1f}" if om else f"{'n/a':>15}"
-            ratio = f"{om / wall:11.1f}x" if om else f"{'n/a':>12}"
+            ratio = f"{om / run.wall:11.1f}x" if om else f"{'n/a':>12}"
             print(
-                f"{parallel:>5} {60 * n / raw:16.1f} {60 * n / wall:15.1f} "
-                f"{wall / raw:8.2f}x {mean:6.2f} {om_rate} {ratio}"
+                f"{parallel:>5} {60 * n / raw:16.1f} {60 * n / run.wall:15.1f} "
+                f"{run.wall / raw:8.2f}x {run.mean:6.2f} {om_rate} {ratio}"
             )
-        one, two = rows[0][2], rows[1][2]
+        one, two = rows[0][2].wall, rows[1][2].wall
         print(f"scaling: 2 workers give {one / two:.2f}x the pages per minute of 1")
+        print("CPU seconds per page (all processes):")
+        print(
+            f"{'procs':>5} {'raw tesseract':>14} {'mailroom':>9} {'ratio':>6} "
+            f"{'= OCR programs':>15} {'+ workers':>10} {'+ watcher':>10}"
+        )
+        for parallel, raw_cpu, run in cpu:
+            total = run.ocr_cpu + run.worker_cpu + run.watcher_cpu
+            print(
+                f"{parallel:>5} {raw_cpu / n:14.3f} {total / n:9.3f} {total / raw_cpu:5.2f}x "
+                f"{run.ocr_cpu / n:15.3f} {run.worker_cpu / n:10.3f} {run.watcher_cpu / n:10.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ class PreparedPage:
     rotation: int = 0  # degrees turned clockwise to make it upright: 0/90/180/270
     skew_degrees: float = 0.0  # skew that was corrected
     blank: bool = False  # a blank page (back side of a duplex scan): not recognised
+    #: The part of the page that holds ink, with a margin: what OCR reads (None: all).
+    content: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,10 @@ class PageOcr:
     text: str
     confidence: float | None  # mean word confidence 0..100; None for blank pages
     words: list[Word] = field(default_factory=list)
-    #: One-page searchable PDF (image + invisible text layer) from the same OCR run.
+    #: One-page PDF holding only the invisible text layer (no image), from the same OCR run.
     pdf: bytes | None = None
+    #: The part of the page that PDF covers (page pixels); None: the whole page.
+    pdf_box: Box | None = None
     low_confidence_regions: list[Box] = field(default_factory=list)
     engine: str = ""  # e.g. "tesseract 5.3.0 (deu)"
     seconds: float = 0.0

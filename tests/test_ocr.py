@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -131,3 +133,17 @@ def test_letter_starting_close_to_the_scan_edge_keeps_all_its_words(
     assert bordered_missing <= plain_missing  # the words nearest the edge are all kept
     assert _words_found(texts[1]) >= _words_found(texts[0]) - 0.005
     assert _words_found(texts[1]) > 0.95
+
+
+def test_reading_only_the_content_keeps_words_in_page_coordinates(
+    engine: TesseractEngine, clean: np.ndarray
+) -> None:
+    prepared = prepare_page(PageImage(1, degrade(clean, skew=1.0, noise=0.1, seed=4), 300))
+    assert prepared.content is not None and prepared.content.top > 0
+    cropped = engine.recognize(prepared)
+    whole = engine.recognize(replace(prepared, content=None))
+    assert cropped.pdf_box == prepared.content and whole.pdf_box is not None
+    assert cropped.text == whole.text
+    for a, b in zip(cropped.words, whole.words, strict=True):
+        assert a.text == b.text
+        assert abs(a.box.left - b.box.left) <= 2 and abs(a.box.top - b.box.top) <= 2

@@ -9,7 +9,7 @@ import pytest
 from mailroom.domain import PageImage
 from mailroom.samples.scan import EXAMPLE_LETTER, degrade, render_page
 from tests.scan_edges_helpers import near_the_edge
-from workers.preprocess import prepare_page
+from workers.preprocess import content_box, prepare_page
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +145,23 @@ def test_border_removal_keeps_text_that_starts_close_to_the_edge(clean: np.ndarr
     # And nothing is painted on a page without a border.
     untouched = prepare_page(PageImage(number=1, image=near, dpi=300), clean_edges=False)
     assert np.array_equal(untouched.image, without.image)
+
+
+def test_content_box_holds_all_ink_and_leaves_out_empty_paper(clean: np.ndarray) -> None:
+    scan = degrade(clean, skew=1.0, noise=0.2, jpeg_quality=60, seed=5)
+    prepared = prepare_page(PageImage(number=1, image=scan, dpi=300))
+    box = prepared.content
+    assert box is not None
+    ys, xs = np.nonzero(prepared.image < 128)
+    margin = 5 / 25.4 * 300 - 4  # 5 mm, less the quarter-size grid
+    assert box.left <= xs.min() - margin and box.top <= ys.min() - margin
+    assert box.left + box.width >= xs.max() + margin
+    assert box.top + box.height >= ys.max() + margin
+    # The example letter fills the upper part of the page: much of it is left out.
+    height, width = prepared.image.shape
+    assert box.width * box.height < 0.8 * width * height
+
+
+def test_page_without_ink_has_no_content_box() -> None:
+    white = np.full((3508, 2480), 255, np.uint8)
+    assert content_box(white, 300) is None

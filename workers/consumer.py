@@ -41,6 +41,7 @@ class Worker:
     def run(self, stop: threading.Event, *, max_messages: int | None = None) -> None:
         """Consume until ``stop`` is set (or ``max_messages`` were handled)."""
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self.warm_up()
         log.info("%s consuming %s", self.name, self.ctx.queue.describe())
         delay = 1.0
         while not stop.is_set():
@@ -62,6 +63,23 @@ class Worker:
                 )
                 stop.wait(delay)
                 delay = min(delay * 2, 30.0)
+
+    def warm_up(self) -> None:
+        """Start Tesseract once and load the router before taking the first message.
+
+        Otherwise the first document pays for it (seconds: the model is read and checked,
+        the cold-start router is trained), holding a message while nothing is recognised.
+        A failure here is only logged; the first document meets it again and is handled
+        like any other failure (retried, then dead-lettered).
+        """
+        for what, load in (("OCR engine", lambda: self.ctx.ocr), ("router", self._router)):
+            try:
+                load()
+            except Exception as exc:
+                log.error("%s: cannot load the %s yet: %s", self.name, what, exc)
+
+    def _router(self) -> None:
+        self.ctx.registry.router()
 
     def _on_message(self, body: Any, message: Message) -> None:
         try:

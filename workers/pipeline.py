@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import cv2
-
 from classifiers.cases import CaseIndex
 from classifiers.extract import extract
 from mailroom.context import AppContext
@@ -32,7 +30,7 @@ from storage.objects import document_key
 from workers.preprocess import prepare_page
 from workers.rasterize import rasterize, sniff_media_type
 from workers.recognize import recognize_page
-from workers.searchable_pdf import build_searchable_pdf
+from workers.searchable_pdf import build_searchable_pdf, encode_page_image
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +163,11 @@ def store_stage(
     """
     headers = _object_headers(doc, routing, case_match)
     store = ctx.store
+    images = [encode_page_image(page) for page in recognized.pages]
     pdf = build_searchable_pdf(
         recognized.pages,
         recognized.results,
+        images=images,
         title=extraction.subject or doc.source_name,
         created=doc.received_at,
     )
@@ -181,14 +181,12 @@ def store_stage(
         "text/plain; charset=utf-8",
         headers,
     ).key
-    page_keys = []
-    for page in recognized.pages:
-        ok, jpeg = cv2.imencode(".jpg", page.image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-        if not ok:
-            raise ProcessingError(f"cannot encode page {page.number} as JPEG")
-        key = document_key(doc.id, f"pages/{page.number:04d}.jpg")
-        page_keys.append(store.put(key, jpeg.tobytes(), "image/jpeg", headers).key)
-    objects["pages"] = page_keys
+    objects["pages"] = [
+        store.put(
+            document_key(doc.id, f"pages/{page.number:04d}.jpg"), jpeg, "image/jpeg", headers
+        ).key
+        for page, jpeg in zip(recognized.pages, images, strict=True)
+    ]
     # Per-word text, confidence and box, for the UI and for later re-training on OCR errors.
     objects["words"] = [
         store.put(

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mailroom.domain import GrayImage, PageImage, PreparedPage
+from mailroom.domain import Box, GrayImage, PageImage, PreparedPage
 from workers.scan_edges import remove_scan_edges
 
 WORKING_DPI = 300
@@ -35,6 +35,12 @@ MAX_SKEW = 5.0
 INK_RATIO = 0.7
 #: Relative ascender surplus below which the 0/180 decision is left to OSD.
 UPRIGHT_MARGIN = 0.15
+#: Darker than this on a quarter-size copy of the prepared page is content worth reading.
+CONTENT_INK = 215
+#: White paper left around the content for Tesseract (it needs some border).
+CONTENT_MARGIN_MM = 5.0
+#: Ink pixels sampled for the text direction (coarse) and for the exact skew (fine).
+COARSE_SAMPLE, FINE_SAMPLE = 20_000, 60_000
 
 
 @dataclass
@@ -75,6 +81,7 @@ def prepare_page(page: PageImage, *, clean_edges: bool = True) -> PreparedPage:
         dpi=dpi,
         rotation=analysis.quarter_turns * 90,
         skew_degrees=round(analysis.skew, 2),
+        content=content_box(image, dpi),
     )
 
 
@@ -114,17 +121,45 @@ def rotate_exact(image: GrayImage, degrees: float) -> GrayImage:
     )
 
 
+def content_box(image: GrayImage, dpi: int) -> Box | None:
+    """The part of a prepared page that holds ink, widened by ``CONTENT_MARGIN_MM``.
+
+    Tesseract's page analysis costs time in proportion to the image's area, blank paper
+    included: reading only this box took 13 % less Tesseract time on the benchmark corpus
+    (letters leave wide margins and often half the page empty). Found on a quarter-size
+    copy, where single specks average out to light grey; stamps and handwriting count as
+    ink. None if the page shows no ink (OCR then reads the whole page).
+    """
+    height, width = image.shape
+    small = cv2.resize(image, None, fx=0.25, fy=0.25, interpolation=cv2.INTER_AREA)
+    ink = small < CONTENT_INK
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not len(rows):
+        return None
+    margin = round(CONTENT_MARGIN_MM / 25.4 * dpi)
+    left, top = max(int(cols[0]) * 4 - margin, 0), max(int(rows[0]) * 4 - margin, 0)
+    right = min((int(cols[-1]) + 1) * 4 + margin, width)
+    bottom = min((int(rows[-1]) + 1) * 4 + margin, height)
+    return Box(left=left, top=top, width=right - left, height=bottom - top)
+
+
 def normalise_background(image: GrayImage, background_small: GrayImage) -> GrayImage:
     """Divide by the paper's brightness: grey or unevenly lit paper becomes white.
 
     Skipped on pages whose paper is already white and even (saves ~30 ms).
     """
-    low, high = np.percentile(background_small, [2, 98])
+    low, high = _percentiles(background_small, 0.02, 0.98)
     if low >= 225 and high - low <= 20:
         return image
     h, w = image.shape
     background = cv2.resize(background_small, (w, h), interpolation=cv2.INTER_LINEAR)
     return _u8(cv2.divide(image, background, scale=255))
+
+
+def _percentiles(image: GrayImage, *shares: float) -> list[int]:
+    """Grey values below which the given shares of the pixels lie (from a histogram)."""
+    counts = np.cumsum(np.bincount(image.ravel(), minlength=256))
+    return [int(np.searchsorted(counts, share * counts[-1])) for share in shares]
 
 
 # --- analysis on a 150 dpi copy -----------------------------------------------------
@@ -144,22 +179,36 @@ def _background(small: GrayImage) -> GrayImage:
 
 
 def _ink_mask(small: GrayImage, background: GrayImage) -> npt.NDArray[np.bool_]:
-    return small.astype(np.float32) < background.astype(np.float32) * INK_RATIO
+    """Ink: darker than ``INK_RATIO`` of the paper around it (integer arithmetic)."""
+    scale = 1000
+    limit = background.astype(np.uint32) * round(INK_RATIO * scale)
+    return small.astype(np.uint32) * scale < limit
 
 
 def analyse(ink: npt.NDArray[np.bool_]) -> PageAnalysis:
-    """Blank test, text direction, skew and upright test on a 150 dpi ink mask."""
+    """Blank test, text direction, skew and upright test on a 150 dpi ink mask.
+
+    The direction is decided on a coarse search over a small sample of ink pixels (lines
+    across give a sharp row profile, lines down a sharp column profile); only the winning
+    direction's angle is refined, on a larger sample. About 10 ms per page.
+    """
     if _is_blank(ink):
         return PageAnalysis(blank=True)
-    rows, cols = _ink_points(ink)
-    skew, score_h = _best_skew(rows, cols)
-    _, score_v = _best_skew(cols, rows)
-    quarter = 0
+    all_rows, all_cols = _ink_points(ink)
+    rows, cols = _sample(all_rows, COARSE_SAMPLE), _sample(all_cols, COARSE_SAMPLE)
+    across, score_h = _search_skew(rows, cols, 0.0, MAX_SKEW, 0.5)
+    down, score_v = _search_skew(cols, rows, 0.0, MAX_SKEW, 0.5)
+    quarter, skew = 0, across
+    rows, cols = _sample(all_rows, FINE_SAMPLE), _sample(all_cols, FINE_SAMPLE)
     if score_v > score_h * 1.15:
         # Lines run top to bottom: turn a quarter clockwise, then decide 90 vs 270 below.
-        quarter = 1
+        # Turned, the pixel (y, x) sits at (x, h - 1 - y); the column profile's best angle
+        # is the turned page's skew with the sign flipped.
+        quarter, skew = 1, -down
+        rows, cols = cols, (ink.shape[0] - 1) - rows
         ink = np.ascontiguousarray(np.rot90(ink, k=-1))
-        skew, _ = _best_skew(*_ink_points(ink))
+    for step, span in ((0.1, 0.5), (0.02, 0.1)):
+        skew, _ = _search_skew(rows, cols, skew, span, step)
     straight = _rotate_mask(ink, skew)
     score = upright_score(straight)
     if score < -UPRIGHT_MARGIN:
@@ -170,12 +219,20 @@ def analyse(ink: npt.NDArray[np.bool_]) -> PageAnalysis:
 def _ink_points(
     ink: npt.NDArray[np.bool_],
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Row and column coordinates of (at most 80,000 sampled) ink pixels."""
-    ys, xs = np.nonzero(ink)
-    if len(ys) > 80_000:  # a sample is as good for the profiles and faster
-        pick = np.random.default_rng(0).choice(len(ys), 80_000, replace=False)
-        ys, xs = ys[pick], xs[pick]
-    return ys.astype(np.float32), xs.astype(np.float32)
+    """Row and column coordinates of every ink pixel, in raster order."""
+    points = cv2.findNonZero(ink.view(np.uint8))  # (n, 1, 2) as (x, y); 5x numpy's nonzero
+    if points is None:
+        empty = np.zeros(0, np.float32)
+        return empty, empty
+    xy = points.reshape(-1, 2).astype(np.float32)
+    return xy[:, 1], xy[:, 0]
+
+
+def _sample(values: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.float32]:
+    """About ``size`` of the points: every n-th in raster order, spread over the whole
+    page like a random sample, without the cost of drawing one."""
+    stride = max(1, -(-len(values) // size))
+    return values[::stride]
 
 
 def _is_blank(ink: npt.NDArray[np.bool_]) -> bool:
@@ -193,23 +250,27 @@ def _profile_score(
 ) -> float:
     """Sharpness of the row profile after turning by ``degrees`` (OpenCV convention)."""
     angle = np.deg2rad(degrees)
-    projected = rows * np.cos(angle) - cols * np.sin(angle)
+    projected = rows * np.float32(np.cos(angle)) - cols * np.float32(np.sin(angle))
     projected -= projected.min()
     histogram = np.bincount(projected.astype(np.int32)).astype(np.float64)
     return float(np.sum(np.diff(histogram) ** 2))
 
 
-def _best_skew(rows: npt.NDArray[np.float32], cols: npt.NDArray[np.float32]) -> tuple[float, float]:
-    """Coarse-to-fine search of the angle in ±5° that makes text lines sharpest."""
-    best, best_score = 0.0, -1.0
-    for step, span in ((0.5, MAX_SKEW), (0.1, 0.5), (0.02, 0.1)):
-        centre = best
-        for degrees in np.arange(centre - span, centre + span + step / 2, step):
-            if abs(degrees) > MAX_SKEW + 1e-6:
-                continue
-            score = _profile_score(rows, cols, float(degrees))
-            if score > best_score:
-                best, best_score = float(degrees), score
+def _search_skew(
+    rows: npt.NDArray[np.float32],
+    cols: npt.NDArray[np.float32],
+    centre: float,
+    span: float,
+    step: float,
+) -> tuple[float, float]:
+    """The angle in ``centre ± span`` (and within ±5°) that makes text lines sharpest."""
+    best, best_score = centre, -1.0
+    for degrees in np.arange(centre - span, centre + span + step / 2, step):
+        if abs(degrees) > MAX_SKEW + 1e-6:
+            continue
+        score = _profile_score(rows, cols, float(degrees))
+        if score > best_score:
+            best, best_score = float(degrees), score
     return best, best_score
 
 

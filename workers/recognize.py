@@ -18,7 +18,7 @@ import numpy as np
 
 from mailroom.domain import Box, PageOcr, PreparedPage
 from workers.engines.tesseract import OcrEngine, OrientationDetector
-from workers.preprocess import turn
+from workers.preprocess import content_box, turn
 
 #: Below this mean word confidence a page is suspected to be turned (upright letters,
 #: even degraded ones, score 85-96; turned ones well below 60).
@@ -66,10 +66,12 @@ def _retry_turned(
         turns = [orientation.rotate]
     best_page, best = page, first
     for degrees in turns:
+        image = turn(page.image, degrees // 90)
         turned = replace(
             page,
-            image=turn(page.image, degrees // 90),
+            image=image,
             rotation=(page.rotation + degrees) % 360,
+            content=content_box(image, page.dpi),
         )
         result = engine.recognize(turned)
         result.seconds += first.seconds

@@ -1,10 +1,14 @@
 """Stage *searchable PDF*: page images with an invisible, correctly placed text layer (PDF/A-2b).
 
-Tesseract already wrote a one-page PDF (image + invisible text) in the same run that read
-the page; those pages are merged here with pypdf, nothing is recognised twice. Blank pages
-and pages from an engine without PDF output become image-only pages. Page images are
-JPEG (DCT) as Tesseract writes them - never JBIG2, which BSI TR-RESISCAN forbids because
-its symbol coding can swap look-alike characters.
+Tesseract already wrote a one-page PDF holding only the invisible text layer
+(``textonly_pdf``) in the same run that read the page; nothing is recognised twice. Each
+page here is that text layer with the page image drawn underneath, put together with pypdf
+without parsing either content stream (the way OCRmyPDF grafts its text layers). The page
+image is the JPEG (DCT) that :func:`encode_page_image` made once for both the PDF and the
+page view of the web UI: letting Tesseract write the image into its PDF cost a second JPEG
+encoding, about 0.1 s of its run per page. Blank pages and pages from an engine without a
+text layer are image only. Never JBIG2, which BSI TR-RESISCAN forbids because its symbol
+coding can swap look-alike characters.
 
 The file is declared and built as PDF/A-2b (ISO 19005-2, level B: it will look the same
 when it is opened decades from now), with pypdf alone:
@@ -42,20 +46,23 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from xml.sax.saxutils import escape
 
-from PIL import Image, ImageCms
-from pypdf import PdfReader, PdfWriter
+import cv2
+from PIL import ImageCms
+from pypdf import PageObject, PdfReader, PdfWriter
 from pypdf.errors import PdfReadError
 from pypdf.generic import (
     ArrayObject,
     DictionaryObject,
+    IndirectObject,
     NameObject,
     NumberObject,
+    RectangleObject,
     StreamObject,
     create_string_object,
 )
 
-from mailroom.domain import PageOcr, PreparedPage
-from mailroom.errors import MissingDependencyError, OcrError
+from mailroom.domain import Box, PageOcr, PreparedPage
+from mailroom.errors import MissingDependencyError, OcrError, ProcessingError
 
 PRODUCER = "mailroom (Tesseract text layer)"
 PDFA_PART, PDFA_CONFORMANCE = 2, "B"
@@ -63,46 +70,143 @@ PDFA_PART, PDFA_CONFORMANCE = 2, "B"
 SRGB = "sRGB IEC61966-2.1"
 
 
+#: JPEG quality of the page images (Tesseract's own default for its PDF images).
+PAGE_JPEG_QUALITY = 85
+_IMAGE_NAME = "/MailroomPage"
+
+
+def encode_page_image(page: PreparedPage, quality: int = PAGE_JPEG_QUALITY) -> bytes:
+    """The page image as a baseline JPEG: what the PDF shows and the web UI displays."""
+    ok, jpeg = cv2.imencode(".jpg", page.image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ProcessingError(f"cannot encode page {page.number} as JPEG")
+    return bytes(jpeg.tobytes())
+
+
 def build_searchable_pdf(
     pages: list[PreparedPage],
     results: list[PageOcr],
     *,
+    images: list[bytes] | None = None,
     title: str | None = None,
     created: datetime | None = None,
 ) -> bytes:
     """One PDF/A-2b file: every page's image, with an invisible text layer where text was read.
 
-    ``pages`` and ``results`` are parallel lists (as returned by ``recognize_page``).
+    ``pages`` and ``results`` are parallel lists (as returned by ``recognize_page``);
+    ``images`` their JPEG images from :func:`encode_page_image` (made here if not given).
     ``title`` becomes the document title; ``created`` (default: now) its creation date.
     """
-    if len(pages) != len(results):
+    if len(pages) != len(results) or (images is not None and len(images) != len(pages)):
         raise ValueError(f"{len(pages)} pages but {len(results)} OCR results")
     if not pages:
         raise ValueError("a searchable PDF needs at least one page")
+    if images is None:
+        images = [encode_page_image(page) for page in pages]
     writer = PdfWriter()
-    for page, result in zip(pages, results, strict=True):
-        one_page = result.pdf if (result.pdf and not page.blank) else image_only_pdf(page)
-        try:
-            reader = PdfReader(io.BytesIO(one_page))
-            writer.add_page(reader.pages[0])
-        except (PdfReadError, IndexError, ValueError) as exc:
-            raise OcrError(
-                f"the OCR output of page {page.number} is not a readable PDF: {exc}",
-                hint="recognise the document again",
-            ) from exc
+    for page, result, jpeg in zip(pages, results, images, strict=True):
+        text_layer = result.pdf if (result.pdf and not page.blank) else None
+        _add_page(writer, page, jpeg, text_layer, result.pdf_box)
     declare_pdfa(writer, title=title, created=created or datetime.now(UTC))
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
 
 
-def image_only_pdf(page: PreparedPage, *, quality: int = 85) -> bytes:
-    """A one-page PDF showing just the page image at its true size (JPEG-compressed)."""
-    buffer = io.BytesIO()
-    Image.fromarray(page.image, mode="L").save(
-        buffer, format="PDF", resolution=float(page.dpi), quality=quality
+def _add_page(
+    writer: PdfWriter,
+    page: PreparedPage,
+    jpeg: bytes,
+    text_layer: bytes | None,
+    text_box: Box | None,
+) -> None:
+    """Add one page: the image at the page's true size, under the text layer if there is one.
+
+    ``text_box`` is the part of the page the text layer covers (Tesseract read only the
+    page's content, see :func:`workers.preprocess.content_box`); its content stream is
+    moved there with a ``cm`` translation, so no operator in it has to be parsed.
+    """
+    height, width = page.image.shape[:2]
+    width_pt, height_pt = _points(width, page.dpi), _points(height, page.dpi)
+    box = text_box or Box(0, 0, width, height)
+    layers: list[IndirectObject] = []
+    if text_layer is None:
+        pdf_page = writer.add_blank_page(width=width_pt, height=height_pt)
+    else:
+        try:
+            pdf_page = writer.add_page(PdfReader(io.BytesIO(text_layer)).pages[0])
+        except (PdfReadError, IndexError, ValueError, KeyError) as exc:
+            raise OcrError(
+                f"the OCR text layer of page {page.number} is not a readable PDF: {exc}",
+                hint="recognise the document again",
+            ) from exc
+        size = pdf_page.mediabox
+        if (
+            abs(float(size.width) - _points(box.width, page.dpi)) > 1
+            or abs(float(size.height) - _points(box.height, page.dpi)) > 1
+        ):
+            raise OcrError(
+                f"the OCR text layer of page {page.number} is {float(size.width):.0f} x "
+                f"{float(size.height):.0f} pt, the region it was read from "
+                f"{_points(box.width, page.dpi):.0f} x {_points(box.height, page.dpi):.0f}",
+                hint="recognise the document again",
+            )
+        text = _content_layers(writer, pdf_page)
+        if box.width != width or box.height != height:
+            dx = _points(box.left, page.dpi)
+            dy = _points(height - box.top - box.height, page.dpi)
+            text = [_stream(writer, f"q 1 0 0 1 {dx:.4f} {dy:.4f} cm\n"), *text]
+            text.append(_stream(writer, "\nQ\n"))
+        layers += text
+        full = RectangleObject([0, 0, width_pt, height_pt])
+        pdf_page[NameObject("/MediaBox")] = full
+        for key in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
+            if key in pdf_page:
+                del pdf_page[key]
+    image = StreamObject()
+    image.set_data(jpeg)  # already DCT-encoded: stored as it is
+    image.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Image"),
+            NameObject("/Width"): NumberObject(width),
+            NameObject("/Height"): NumberObject(height),
+            NameObject("/ColorSpace"): NameObject("/DeviceGray"),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+            NameObject("/Filter"): NameObject("/DCTDecode"),
+        }
     )
-    return buffer.getvalue()
+    resources = pdf_page.setdefault(NameObject("/Resources"), DictionaryObject()).get_object()
+    xobjects = resources.setdefault(NameObject("/XObject"), DictionaryObject()).get_object()
+    name = _IMAGE_NAME
+    while name in xobjects:  # never shadow a resource of the text layer
+        name += "x"
+    xobjects[NameObject(name)] = writer._add_object(image)
+    draw = _stream(writer, f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm {name} Do Q\n")
+    pdf_page[NameObject("/Contents")] = ArrayObject([draw, *layers])
+
+
+def _points(pixels: int, dpi: int) -> float:
+    return pixels * 72 / dpi
+
+
+def _stream(writer: PdfWriter, content: str) -> IndirectObject:
+    stream = StreamObject()
+    stream.set_data(content.encode())
+    return writer._add_object(stream)
+
+
+def _content_layers(writer: PdfWriter, pdf_page: PageObject) -> list[IndirectObject]:
+    """The page's content streams as a list of references, whatever form /Contents has."""
+    contents = pdf_page.get("/Contents")
+    if contents is None:
+        return []
+    resolved = contents.get_object()
+    if isinstance(resolved, ArrayObject):
+        return [c if isinstance(c, IndirectObject) else writer._add_object(c) for c in resolved]
+    if isinstance(contents, IndirectObject):
+        return [contents]
+    return [writer._add_object(contents)]
 
 
 # --- PDF/A-2b ------------------------------------------------------------------------

@@ -1,13 +1,16 @@
 """The one module that runs Tesseract (through pytesseract).
 
 One Tesseract run per page produces the per-word boxes and confidences (TSV, from which
-the text is composed) and the one-page searchable PDF. The page image goes to Tesseract as
-an uncompressed TIFF file whose *path* is handed to pytesseract: given a PIL image,
-pytesseract would PNG-encode it first (about 0.6 s per A4 page), and Leptonica reads PGM
-files slowly (see :func:`write_page_image`). Tesseract runs with ``OMP_THREAD_LIMIT=1``
-(set for the worker process when the engine is made; pytesseract passes the process
-environment on): with OpenMP threads two workers on two cores fight and a page takes
-7-8 s instead of 1.3 s; parallelism comes from worker processes instead.
+the text is composed) and the page's invisible text layer as a one-page PDF
+(``textonly_pdf``: the page image is added by :mod:`workers.searchable_pdf`, which already
+has it as a JPEG, so Tesseract does not spend ~0.1 s encoding it a second time). The page
+image goes to Tesseract as an uncompressed TIFF file whose *path* is handed to
+pytesseract: given a PIL image, pytesseract would PNG-encode it first (about 0.6 s per A4
+page), and Leptonica reads PGM files slowly (see :func:`write_page_image`). Tesseract runs
+with ``OMP_THREAD_LIMIT=1`` (set for the worker process when the engine is made;
+pytesseract passes the process environment on): with OpenMP threads two workers on two
+cores fight and a page takes 7-8 s instead of 1.3 s; parallelism comes from worker
+processes instead.
 """
 
 from __future__ import annotations
@@ -156,19 +159,24 @@ class TesseractEngine:
     # -- recognition --------------------------------------------------------------------
 
     def recognize(self, page: PreparedPage) -> PageOcr:
-        """Recognise one page; text, TSV words and a one-page PDF from one Tesseract run.
+        """Recognise one page; text, TSV words and the text-layer PDF from one Tesseract run.
 
         Raises :class:`OcrTimeout` (transient) or :class:`OcrError`.
         """
         started = time.perf_counter()
+        height, width = page.image.shape[:2]
+        box = page.content or Box(0, 0, width, height)
+        region = page.image[box.top : box.top + box.height, box.left : box.left + box.width]
         with tempfile.TemporaryDirectory(prefix="mailroom-ocr-") as tmp:
-            source = write_page_image(page.image, Path(tmp) / "page.tif", page.dpi)
+            source = write_page_image(region, Path(tmp) / "page.tif", page.dpi)
             base = Path(tmp) / "out"
             _tesseract(
                 source,
                 base,
                 language=self.language,
-                config=f"--psm {self.psm} --dpi {page.dpi} -c tessedit_create_tsv=1",
+                config=(
+                    f"--psm {self.psm} --dpi {page.dpi} -c tessedit_create_tsv=1 -c textonly_pdf=1"
+                ),
                 extension="pdf",
                 timeout=self.timeout,
                 what=f"page {page.number}",
@@ -178,13 +186,14 @@ class TesseractEngine:
                 pdf = base.with_suffix(".pdf").read_bytes()
             except OSError as exc:
                 raise OcrError(f"tesseract wrote no output for page {page.number}: {exc}") from exc
-        words = parse_tsv(tsv)
+        words = parse_tsv(tsv, origin=(box.left, box.top))
         return PageOcr(
             number=page.number,
             text=compose_text(tsv),
             confidence=mean_confidence(words),
             words=words,
             pdf=pdf,
+            pdf_box=box,
             engine=self.name,
             seconds=time.perf_counter() - started,
         )
@@ -227,12 +236,16 @@ class TesseractEngine:
         )
 
 
-def parse_tsv(tsv: str) -> list[Word]:
-    """Words with boxes and confidences from Tesseract's TSV output (level 5 rows)."""
-    return [word for _, word in _tsv_words(tsv)]
+def parse_tsv(tsv: str, origin: tuple[int, int] = (0, 0)) -> list[Word]:
+    """Words with boxes and confidences from Tesseract's TSV output (level 5 rows).
+
+    ``origin`` is where the recognised image's top left corner lies on the page: the boxes
+    are returned in page pixels.
+    """
+    return [word for _, word in _tsv_words(tsv, origin)]
 
 
-def _tsv_words(tsv: str) -> list[tuple[tuple[int, int], Word]]:
+def _tsv_words(tsv: str, origin: tuple[int, int] = (0, 0)) -> list[tuple[tuple[int, int], Word]]:
     """((block, paragraph), word) for every recognised word, in reading order."""
     words: list[tuple[tuple[int, int], Word]] = []
     lines: dict[tuple[str, str, str], int] = {}
@@ -246,7 +259,12 @@ def _tsv_words(tsv: str) -> list[tuple[tuple[int, int], Word]]:
             continue
         key = (row["block_num"], row["par_num"], row["line_num"])
         line = lines.setdefault(key, len(lines))
-        box = Box(int(row["left"]), int(row["top"]), int(row["width"]), int(row["height"]))
+        box = Box(
+            int(row["left"]) + origin[0],
+            int(row["top"]) + origin[1],
+            int(row["width"]),
+            int(row["height"]),
+        )
         paragraph = (int(row["block_num"]), int(row["par_num"]))
         words.append((paragraph, Word(text=text, confidence=confidence, box=box, line=line)))
     return words
