@@ -14,7 +14,7 @@ from mailroom.context import AppContext
 from mailroom.users import verify_password
 from storage.models import AuditEvent, User
 from tests.conftest import make_settings
-from tests.web_helpers import PASSWORD, csrf_in, login, seed_users
+from tests.web_helpers import PASSWORD, csrf_in, login, seed_users, token_client
 from web.app import create_app
 
 THROTTLED = "Zu viele fehlgeschlagene Anmeldeversuche"
@@ -163,3 +163,39 @@ def test_guessing_the_current_password_is_throttled_like_a_login(client: TestCli
         assert guess.status_code == 422
     refused = change_password(client, token, PASSWORD, "ganz-neues-passwort-1", None)
     assert refused.status_code == 429 and THROTTLED in refused.text
+
+
+def test_api_client_changes_its_password_and_gets_a_new_token(web_ctx: AppContext):
+    api = token_client(web_ctx, "clerk402")
+    old_token = api.headers["Authorization"]
+    wrong = api.post(
+        "/api/password",
+        json={"current_password": "falsch-geraten", "new_password": "ganz-neues-passwort-1"},
+    )
+    assert wrong.status_code == 422
+    short = api.post("/api/password", json={"current_password": PASSWORD, "new_password": "kurz"})
+    assert short.status_code == 422
+    changed = api.post(
+        "/api/password",
+        json={"current_password": PASSWORD, "new_password": "ganz-neues-passwort-1"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert api.get("/api/session").status_code == 401  # the old token is void
+    api.headers["Authorization"] = "Bearer " + changed.json()["access_token"]
+    assert api.get("/api/session").json()["username"] == "clerk402"
+    assert api.headers["Authorization"] != old_token
+    assert verify_password(user_row(web_ctx, "clerk402").password_hash, "ganz-neues-passwort-1")
+    with web_ctx.db.session() as session:
+        failed = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "password_change_failed")
+        ).all()
+    assert [e.actor for e in failed] == ["clerk402"]
+
+
+def test_api_password_change_with_the_cookie_needs_the_csrf_header(client: TestClient):
+    login(client, "leitstand")
+    body = {"current_password": PASSWORD, "new_password": "ganz-neues-passwort-1"}
+    assert client.post("/api/password", json=body).status_code == 403
+    header = {"X-CSRF-Token": client.get("/api/session").json()["csrf_token"]}
+    assert client.post("/api/password", json=body, headers=header).status_code == 200
+    assert client.get("/api/session").status_code == 200  # this session stays logged in

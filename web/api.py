@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailroom import access, actions, login_throttle, originals, stats
 from mailroom import users as user_service
-from mailroom.errors import BrokerUnavailable, TooManyAttempts
+from mailroom.errors import BadInputError, BrokerUnavailable, TooManyAttempts
 from storage.models import Document, User
 from web import models_admin, queries
 from web.deps import (
@@ -31,6 +31,7 @@ from web.deps import (
     client_address,
     csrf_token,
     issue_token,
+    password_fingerprint,
 )
 from web.routes import files
 from web.schemas import (
@@ -44,6 +45,7 @@ from web.schemas import (
     NoteIn,
     OpenCaseIn,
     OriginalRequestOut,
+    PasswordChangeIn,
     ReasonIn,
     ReassignIn,
     ScanLineOut,
@@ -84,6 +86,31 @@ def token(request: Request, body: TokenIn, session: DbSession, ctx: Ctx) -> Toke
     if user is None:
         session.commit()  # keep the audited failed attempt and its count
         raise LoginRequired("wrong username or password")
+    return TokenOut(access_token=issue_token(request, user), expires_in=TOKEN_MAX_AGE_SECONDS)
+
+
+@router.post("/password", response_model=TokenOut, dependencies=[Csrf])
+def change_password(
+    request: Request, body: PasswordChangeIn, user: AnyStaff, session: DbSession, ctx: Ctx
+) -> TokenOut:
+    """Change the own password (the current one is required; wrong guesses are throttled
+    like failed logins). Every other session and token ends; the answer carries a new
+    token, and a browser session making the call stays logged in."""
+    policy = login_throttle.LoginPolicy.from_settings(ctx.settings)
+    try:
+        login_throttle.change_own_password(
+            session,
+            policy,
+            user,
+            body.current_password,
+            body.new_password,
+            client_address(request),
+        )
+    except (TooManyAttempts, BadInputError):
+        session.commit()  # keep the audit entry and the counted wrong password
+        raise
+    if getattr(request.state, "auth", None) == "session":
+        request.session["fp"] = password_fingerprint(user)
     return TokenOut(access_token=issue_token(request, user), expires_in=TOKEN_MAX_AGE_SECONDS)
 
 
