@@ -263,8 +263,7 @@ def original_provided(
 ) -> OriginalRequestOut:
     """Bereitgestellt: the scan centre sent the paper to the requesting department."""
     row = originals.mark_provided(session, user, request_id, body.note)
-    out = OriginalRequestOut.of(row, originals.display_names(session, [row]))
-    return out
+    return OriginalRequestOut.of(row, originals.display_names(session, [row]))
 
 
 @router.post(
@@ -277,8 +276,7 @@ def original_destroyed(
 ) -> OriginalRequestOut:
     """Nicht mehr vorhanden: the paper was already destroyed; ``note`` (required) says why."""
     row = originals.mark_destroyed(session, user, request_id, body.note)
-    out = OriginalRequestOut.of(row, originals.display_names(session, [row]))
-    return out
+    return OriginalRequestOut.of(row, originals.display_names(session, [row]))
 
 
 @router.post("/documents/{document_id}/retry", response_model=ActionResult, dependencies=[Csrf])

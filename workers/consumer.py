@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from kombu import Message
@@ -72,14 +73,15 @@ class Worker:
         A failure here is only logged; the first document meets it again and is handled
         like any other failure (retried, then dead-lettered).
         """
-        for what, load in (("OCR engine", lambda: self.ctx.ocr), ("router", self._router)):
+        loads: dict[str, Callable[[], object]] = {
+            "OCR engine": lambda: self.ctx.ocr,
+            "router": lambda: self.ctx.registry.router(),
+        }
+        for what, load in loads.items():
             try:
                 load()
             except Exception as exc:
                 log.error("%s: cannot load the %s yet: %s", self.name, what, exc)
-
-    def _router(self) -> None:
-        self.ctx.registry.router()
 
     def _on_message(self, body: Any, message: Message) -> None:
         try:

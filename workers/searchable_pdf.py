@@ -97,8 +97,10 @@ def build_searchable_pdf(
     ``images`` their JPEG images from :func:`encode_page_image` (made here if not given).
     ``title`` becomes the document title; ``created`` (default: now) its creation date.
     """
-    if len(pages) != len(results) or (images is not None and len(images) != len(pages)):
+    if len(pages) != len(results):
         raise ValueError(f"{len(pages)} pages but {len(results)} OCR results")
+    if images is not None and len(images) != len(pages):
+        raise ValueError(f"{len(pages)} pages but {len(images)} page images")
     if not pages:
         raise ValueError("a searchable PDF needs at least one page")
     if images is None:
@@ -120,49 +122,16 @@ def _add_page(
     text_layer: bytes | None,
     text_box: Box | None,
 ) -> None:
-    """Add one page: the image at the page's true size, under the text layer if there is one.
-
-    ``text_box`` is the part of the page the text layer covers (Tesseract read only the
-    page's content, see :func:`workers.preprocess.content_box`); its content stream is
-    moved there with a ``cm`` translation, so no operator in it has to be parsed.
-    """
+    """Add one page: the image at the page's true size, under the text layer if there is one."""
     height, width = page.image.shape[:2]
     width_pt, height_pt = _points(width, page.dpi), _points(height, page.dpi)
-    box = text_box or Box(0, 0, width, height)
-    layers: list[IndirectObject] = []
+    text: list[IndirectObject] = []
     if text_layer is None:
         pdf_page = writer.add_blank_page(width=width_pt, height=height_pt)
     else:
-        try:
-            pdf_page = writer.add_page(PdfReader(io.BytesIO(text_layer)).pages[0])
-        except (PdfReadError, IndexError, ValueError, KeyError) as exc:
-            raise OcrError(
-                f"the OCR text layer of page {page.number} is not a readable PDF: {exc}",
-                hint="recognise the document again",
-            ) from exc
-        size = pdf_page.mediabox
-        if (
-            abs(float(size.width) - _points(box.width, page.dpi)) > 1
-            or abs(float(size.height) - _points(box.height, page.dpi)) > 1
-        ):
-            raise OcrError(
-                f"the OCR text layer of page {page.number} is {float(size.width):.0f} x "
-                f"{float(size.height):.0f} pt, the region it was read from "
-                f"{_points(box.width, page.dpi):.0f} x {_points(box.height, page.dpi):.0f}",
-                hint="recognise the document again",
-            )
-        text = _content_layers(writer, pdf_page)
-        if box.width != width or box.height != height:
-            dx = _points(box.left, page.dpi)
-            dy = _points(height - box.top - box.height, page.dpi)
-            text = [_stream(writer, f"q 1 0 0 1 {dx:.4f} {dy:.4f} cm\n"), *text]
-            text.append(_stream(writer, "\nQ\n"))
-        layers += text
-        full = RectangleObject([0, 0, width_pt, height_pt])
-        pdf_page[NameObject("/MediaBox")] = full
-        for key in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
-            if key in pdf_page:
-                del pdf_page[key]
+        pdf_page, text = _text_layer_page(
+            writer, page, text_layer, text_box or Box(0, 0, width, height)
+        )
     image = StreamObject()
     image.set_data(jpeg)  # already DCT-encoded: stored as it is
     image.update(
@@ -183,7 +152,48 @@ def _add_page(
         name += "x"
     xobjects[NameObject(name)] = writer._add_object(image)
     draw = _stream(writer, f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm {name} Do Q\n")
-    pdf_page[NameObject("/Contents")] = ArrayObject([draw, *layers])
+    pdf_page[NameObject("/Contents")] = ArrayObject([draw, *text])
+
+
+def _text_layer_page(
+    writer: PdfWriter, page: PreparedPage, text_layer: bytes, box: Box
+) -> tuple[PageObject, list[IndirectObject]]:
+    """Tesseract's text-layer page, grown to the whole page, and its content streams.
+
+    ``box`` is the part of the page the text layer was read from (Tesseract reads only the
+    page's content, see :func:`workers.preprocess.content_box`); the content streams are
+    moved there with a ``cm`` translation, so no operator in them has to be parsed.
+    """
+    try:
+        pdf_page = writer.add_page(PdfReader(io.BytesIO(text_layer)).pages[0])
+    except (PdfReadError, IndexError, ValueError, KeyError) as exc:
+        raise OcrError(
+            f"the OCR text layer of page {page.number} is not a readable PDF: {exc}",
+            hint="recognise the document again",
+        ) from exc
+    size, dpi = pdf_page.mediabox, page.dpi
+    box_width, box_height = _points(box.width, dpi), _points(box.height, dpi)
+    if abs(float(size.width) - box_width) > 1 or abs(float(size.height) - box_height) > 1:
+        raise OcrError(
+            f"the OCR text layer of page {page.number} is {float(size.width):.0f} x "
+            f"{float(size.height):.0f} pt, the region it was read from "
+            f"{box_width:.0f} x {box_height:.0f}",
+            hint="recognise the document again",
+        )
+    height, width = page.image.shape[:2]
+    dx, dy = _points(box.left, dpi), _points(height - box.top - box.height, dpi)
+    text = [
+        _stream(writer, f"q 1 0 0 1 {dx:.4f} {dy:.4f} cm\n"),
+        *_content_layers(writer, pdf_page),
+        _stream(writer, "\nQ\n"),
+    ]
+    pdf_page[NameObject("/MediaBox")] = RectangleObject(
+        [0, 0, _points(width, dpi), _points(height, dpi)]
+    )
+    for key in ("/CropBox", "/TrimBox", "/BleedBox", "/ArtBox"):
+        if key in pdf_page:
+            del pdf_page[key]
+    return pdf_page, text
 
 
 def _points(pixels: int, dpi: int) -> float:
