@@ -29,8 +29,8 @@ import numpy as np
 
 from benchmarks.corpus import corpus_page, degradation, describe, letter_texts
 from benchmarks.ocr_quality import Score
-from mailroom.domain import GrayImage, PageImage
-from workers.engines.tesseract import TesseractEngine
+from mailroom.core.domain import GrayImage, PageImage
+from mailroom.infra.tesseract import TesseractEngine
 from workers.preprocess import ANALYSIS_DPI, normalise_resolution, prepare_page
 from workers.recognize import recognize_page
 from workers.scan_edges import remove_scan_edges

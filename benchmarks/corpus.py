@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from mailroom.domain import GrayImage
-from mailroom.errors import ConfigurationError
-from mailroom.samples.scan import degrade, layout_lines, render_page, stamp_lines
+from mailroom.core.domain import GrayImage
+from mailroom.core.errors import ConfigurationError
+from mailroom.demo.scan import degrade, layout_lines, render_page, stamp_lines
 
 _FIRST = ["Anna", "Jürgen", "Sabine", "Mehmet", "Katharina", "Björn", "Özlem", "Günter", "Maria"]
 _LAST = ["Müller", "Schäfer", "Weiß", "Yılmaz", "Hoffmann", "Krüger", "Schröder", "Becker"]
@@ -111,9 +111,9 @@ def letter_texts(n: int, seed: int) -> list[list[str]]:
     """``n`` letters as lines: the project's letter generator over the shipped file plan,
     or :func:`simple_letter` where that is not available."""
     try:
-        from mailroom.fileplan import load_file_plan
-        from mailroom.samples.letters import generate_letters
-        from mailroom.settings import CONFIG_DIR
+        from config.fileplan import load_file_plan
+        from config.settings import CONFIG_DIR
+        from mailroom.demo.letters import generate_letters
 
         plan = load_file_plan(CONFIG_DIR / "fileplan.yaml")
     except (ImportError, OSError, ValueError, ConfigurationError):  # no file plan here

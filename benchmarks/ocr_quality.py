@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.corpus import char_errors, make_ocr_corpus, word_errors
-from mailroom.domain import GrayImage
-from mailroom.samples.scan import pdf_bytes, png_bytes
-from workers.engines.tesseract import TesseractEngine
+from mailroom.core.domain import GrayImage
+from mailroom.demo.scan import pdf_bytes, png_bytes
+from mailroom.infra.tesseract import TesseractEngine
 from workers.preprocess import prepare_page
 from workers.rasterize import rasterize, sniff_media_type
 from workers.recognize import recognize_page

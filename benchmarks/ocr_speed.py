@@ -25,8 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.corpus import make_ocr_corpus
-from mailroom.samples.scan import pdf_bytes, png_bytes
-from workers.engines.tesseract import TesseractEngine
+from mailroom.demo.scan import pdf_bytes, png_bytes
+from mailroom.infra.tesseract import TesseractEngine
 from workers.preprocess import prepare_page
 from workers.rasterize import rasterize, sniff_media_type
 from workers.recognize import recognize_page

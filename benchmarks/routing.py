@@ -34,9 +34,9 @@ from sklearn.neural_network import MLPClassifier
 from classifiers.cases import CaseIndex, OpenCase
 from classifiers.extract import extract
 from classifiers.training import LabelledText, train_router
-from mailroom.fileplan import FilePlan, load_file_plan
-from mailroom.samples.letters import Letter, Variants, generate_letters
-from mailroom.settings import CONFIG_DIR, Settings
+from config.fileplan import FilePlan, load_file_plan
+from config.settings import CONFIG_DIR, Settings
+from mailroom.demo.letters import Letter, Variants, generate_letters
 
 
 def make_cases(plan: FilePlan, per_unit: int, seed: int) -> list[tuple[str, str]]:
@@ -53,9 +53,9 @@ def make_cases(plan: FilePlan, per_unit: int, seed: int) -> list[tuple[str, str]
 def ocr_some(letters: list[Letter], n: int, seed: int) -> tuple[list[Letter], int]:
     """Replace the text of ``n`` letters by what Tesseract reads from a degraded scan."""
     try:
-        from mailroom.domain import PageImage
-        from mailroom.samples.scan import degrade, render_page
-        from workers.engines.tesseract import TesseractEngine
+        from mailroom.core.domain import PageImage
+        from mailroom.demo.scan import degrade, render_page
+        from mailroom.infra.tesseract import TesseractEngine
         from workers.preprocess import prepare_page
     except ImportError as exc:  # pragma: no cover - the OCR helper's modules are missing
         print(f"OCR share skipped: {exc}")

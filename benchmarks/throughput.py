@@ -32,8 +32,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from benchmarks.corpus import make_ocr_corpus
-from mailroom.samples.scan import pdf_bytes, png_bytes
-from storage import models
+from mailroom.core import states
+from mailroom.demo.scan import pdf_bytes, png_bytes
+from mailroom.infra.db import models
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
@@ -157,10 +158,10 @@ def pipeline(files: list[Path], workers: int, work: Path, tag: str) -> PipelineR
             shutil.copy(f, tmp)
             tmp.rename(hot / f.name)
         finished = (
-            models.DocumentState.ROUTED,
-            models.DocumentState.REVIEW,
-            models.DocumentState.FAILED,
-            models.DocumentState.QUARANTINED,
+            states.DocumentState.ROUTED,
+            states.DocumentState.REVIEW,
+            states.DocumentState.FAILED,
+            states.DocumentState.QUARANTINED,
         )
         while True:
             with engine.connect() as conn:

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classifiers.references import deletion_variants, edit_distance_at_most_one, normalize
-from mailroom.domain import CaseCandidate, CaseMatch, Extraction
-from mailroom.errors import BadInputError
-from mailroom.fileplan import FilePlan
-from storage.models import Case
+from config.fileplan import FilePlan
+from mailroom.core.domain import CaseCandidate, CaseMatch, Extraction
+from mailroom.core.errors import BadInputError
+from mailroom.infra.db.models import Case
 
 #: Keys shorter than this are too unspecific for a tolerant match ("1234" is everywhere).
 MIN_TOLERANT_LENGTH = 6
@@ -195,7 +195,7 @@ def import_cases_csv(session: Session, path: Path, fileplan: FilePlan) -> int:
     """Insert or update open cases from ``aktenzeichen,unit,subject[,names]`` (names
     separated by ``;``). Idempotent: importing the same file twice changes nothing.
     Returns the number of rows imported."""
-    from mailroom.context import sync_file_plan  # the units must exist for the foreign key
+    from mailroom.runtime.context import sync_file_plan  # the units must exist for the foreign key
 
     rows = _read_case_rows(path, fileplan)
     sync_file_plan(session, fileplan)

@@ -21,8 +21,8 @@ from classifiers.references import (
     label_kind,
     normalize,
 )
-from mailroom.domain import Extraction, Reference
-from mailroom.fileplan import FilePlan
+from config.fileplan import FilePlan
+from mailroom.core.domain import Extraction, Reference
 
 _MONTHS = {
     "januar": 1,

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 import sklearn
 
-from mailroom.errors import ModelError, NotFound
-from storage.objects import ObjectStore
+from mailroom.core.errors import ModelError, NotFound
+from mailroom.infra.objects import ObjectStore
 
 MAGIC = b"MAILROOM-MODEL\x00\x01"
 FORMAT_VERSION = 1

@@ -25,10 +25,10 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifiers.model_io import Arrays
-from mailroom.domain import Alternative, CaseMatch, Extraction, RoutingResult
-from mailroom.errors import ModelError
-from mailroom.fileplan import FilePlan
-from mailroom.settings import Settings
+from config.fileplan import FilePlan
+from config.settings import Settings
+from mailroom.core.domain import Alternative, CaseMatch, Extraction, RoutingResult
+from mailroom.core.errors import ModelError
 
 FloatArray = npt.NDArray[np.float64]
 

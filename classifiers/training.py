@@ -3,7 +3,7 @@
 Labels come from clerks' decisions in the database (accepted and reassigned documents,
 ``RoutingDecision.is_label``) and from already-filed documents imported from a DMS
 (``TrainingSample``). Every run holds out a stratified part, measures the model on it and
-stores a new candidate :class:`~storage.models.ModelVersion` with its metrics, the
+stores a new candidate :class:`~mailroom.infra.db.models.ModelVersion` with its metrics, the
 held-out set and a precision/coverage plot.
 """
 
@@ -44,13 +44,13 @@ from classifiers.router import (
     prepare_text,
     softmax,
 )
-from mailroom.domain import CaseMatch
-from mailroom.errors import BadInputError
-from mailroom.fileplan import FilePlan
-from mailroom.settings import Settings
-from storage.database import Database
-from storage.models import Document, ModelVersion, RoutingDecision, TrainingSample
-from storage.objects import ObjectStore
+from config.fileplan import FilePlan
+from config.settings import Settings
+from mailroom.core.domain import CaseMatch
+from mailroom.core.errors import BadInputError
+from mailroom.infra.db.database import Database
+from mailroom.infra.db.models import Document, ModelVersion, RoutingDecision, TrainingSample
+from mailroom.infra.objects import ObjectStore
 
 MIN_TRAINING_DOCS = 20
 MIN_THRESHOLD_SUPPORT = 40

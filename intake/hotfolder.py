@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from mailroom.errors import ConfigurationError, TransientError, UnsafePath
+from mailroom.core.errors import ConfigurationError, TransientError, UnsafePath
 
 PROCESSED = "processed"
 QUARANTINE = "quarantine"

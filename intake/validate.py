@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from mailroom.errors import CorruptFile, EmptyFile, FileTooLarge, UnsafePath
-from mailroom.settings import Settings
-from workers.engines import poppler
+from config.settings import Settings
+from mailroom.core.errors import CorruptFile, EmptyFile, FileTooLarge, UnsafePath
+from mailroom.infra import poppler
 from workers.rasterize import JPEG, PDF, PNG, TIFF, sniff_media_type
 
 EXTENSIONS = {TIFF: "tif", PNG: "png", JPEG: "jpg", PDF: "pdf"}

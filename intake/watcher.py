@@ -11,24 +11,23 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from config.scanlines import ScanLineConfig
 from intake import hotfolder
-from intake.register import take_file
-from mailroom.context import AppContext
-from mailroom.errors import (
+from mailroom.core.backoff import Backoff
+from mailroom.core.errors import (
     ConfigurationError,
     DatabaseUnavailable,
     MailroomError,
     StorageUnavailable,
 )
-from mailroom.scanlines import ScanLineConfig
-from storage.models import Batch
-from storage.models import DocumentState as S
+from mailroom.core.states import DocumentState as S
+from mailroom.infra.db.models import Batch
+from mailroom.runtime.context import AppContext
+from mailroom.runtime.registration import take_file
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +50,6 @@ class IntakeResult:
     resumed: bool = False
 
 
-class Backoff:
-    """Exponential backoff with jitter after failures of one kind of service."""
-
-    def __init__(self, base: float, maximum: float) -> None:
-        self.base, self.maximum = base, maximum
-        self.failures = 0
-        self._until = 0.0
-
-    @property
-    def active(self) -> bool:
-        return time.monotonic() < self._until
-
-    def failed(self) -> float:
-        """Note a failure; return the seconds until the next attempt."""
-        self.failures += 1
-        delay = min(self.maximum, self.base * 2 ** min(self.failures - 1, 30))
-        delay *= random.uniform(0.75, 1.25)  # noqa: S311 - jitter, not cryptography
-        self._until = time.monotonic() + delay
-        return delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self._until = 0.0
-
-
 class ScanLineWatcher:
     """Watches one scan line's hot folder; :meth:`scan_once` is one polling pass."""
 
@@ -84,9 +58,8 @@ class ScanLineWatcher:
         self.line = scan_line
         settings = ctx.settings
         self.tracker = hotfolder.StabilityTracker(settings.intake_stable_seconds, observe=observe)
-        base, maximum = settings.retry_backoff_seconds, settings.retry_backoff_max_seconds
-        self.services = Backoff(base, maximum)  # database, object store, the share itself
-        self.broker = Backoff(base, maximum)
+        self.services = Backoff(settings.backoff)  # database, object store, the share itself
+        self.broker = Backoff(settings.backoff)
         self._file_backoff: dict[Path, Backoff] = {}  # files that failed on their own
 
     def scan_once(self) -> list[IntakeResult]:
@@ -186,9 +159,7 @@ class ScanLineWatcher:
     def _defer_file(self, path: Path, name: str, exc: Exception) -> str:
         """Only this file failed (unreadable, cannot be moved): it waits, the others go on."""
         settings = self.ctx.settings
-        backoff = self._file_backoff.setdefault(
-            path, Backoff(settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
-        )
+        backoff = self._file_backoff.setdefault(path, Backoff(settings.backoff))
         delay = backoff.failed()
         if isinstance(exc, OSError | MailroomError):
             log.warning(

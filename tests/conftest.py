@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mailroom.context import AppContext
-from mailroom.settings import CONFIG_DIR, Settings
+from config.settings import CONFIG_DIR, Settings
+from mailroom.runtime.context import AppContext
 from tests import services
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from mailroom.fileplan import FilePlan, load_file_plan
-from storage.database import Database
-from storage.objects import FilesystemObjectStore
+from config.fileplan import FilePlan, load_file_plan
+from mailroom.infra.db.database import Database
+from mailroom.infra.objects import FilesystemObjectStore
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE_PLAN = ROOT / "config" / "fileplan.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mailroom.samples.scan import degrade, render_page, tiff_bytes
+from mailroom.demo.scan import degrade, render_page, tiff_bytes
 
 CASE_REF = "209.10-0457/2024"
 CASE_UNIT = "209.10"

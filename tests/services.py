@@ -130,7 +130,7 @@ class S3Server:
         unavailable("the S3 server (weed did not answer within 60 s)")
 
     def _answers(self) -> bool:
-        from storage.objects import S3ObjectStore
+        from mailroom.infra.objects import S3ObjectStore
 
         try:
             store = S3ObjectStore(self.endpoint, S3_ACCESS_KEY, S3_SECRET_KEY, "probe")

@@ -6,11 +6,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailroom import actions, originals
-from mailroom.context import AppContext
-from mailroom.errors import BadInputError, Conflict, NotFound, PermissionDenied
-from mailroom.users import get_user
-from storage.models import AuditEvent, Batch, Case, Document, OriginalRequest, RoutingDecision
+from mailroom.core.errors import BadInputError, Conflict, NotFound, PermissionDenied
+from mailroom.infra.db.models import (
+    AuditEvent,
+    Batch,
+    Case,
+    Document,
+    OriginalRequest,
+    RoutingDecision,
+)
+from mailroom.runtime.context import AppContext
+from mailroom.services import actions, originals
+from mailroom.services.users import get_user
 from tests.web_helpers import make_document, seed_users
 
 

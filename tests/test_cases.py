@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from classifiers.cases import CaseIndex, OpenCase, import_cases_csv
 from classifiers.extract import extract
-from mailroom.errors import BadInputError
-from storage.models import Case
+from mailroom.core.errors import BadInputError
+from mailroom.infra.db.models import Case
 from tests.helpers_routing import CASES_CSV, ELTERNGELD_LETTER, fileplan, temp_db
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mailroom.errors import ConfigurationError
-from mailroom.fileplan import load_file_plan
-from mailroom.settings import Settings, load_settings
+from config.fileplan import load_file_plan
+from config.settings import Settings, load_settings
+from mailroom.core.errors import ConfigurationError
 from tests.conftest import FILE_PLAN
 
 

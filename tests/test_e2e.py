@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from mailroom.settings import Settings
-from storage import models
-from storage.objects import open_object_store
+from config.settings import Settings
+from mailroom.core import states
+from mailroom.infra.db import models
+from mailroom.infra.objects import open_object_store
 from tests.letters import CASE_REF, CASE_UNIT, case_csv, two_page_letter
 
 pytestmark = [pytest.mark.slow]
@@ -167,7 +168,7 @@ def _check_result(session_url: str, settings: Settings, name: str) -> None:
     with Session(engine) as session:
         doc = session.scalar(select(models.Document).where(models.Document.source_name == name))
         assert doc is not None
-        assert doc.state == models.DocumentState.ROUTED, doc.state_reason
+        assert doc.state == states.DocumentState.ROUTED, doc.state_reason
         assert doc.page_count == 2
         assert doc.case is not None and doc.case.aktenzeichen == CASE_REF
         assert doc.unit_code == CASE_UNIT

@@ -15,15 +15,20 @@ from PIL import Image, ImageDraw
 from pypdf import PdfWriter
 from sqlalchemy import func, select
 
+from config.scanlines import ScanLineConfig
 from intake.hotfolder import is_junk, sanitize_name
-from intake.register import register_file
 from intake.watcher import IntakeResult, ScanLineWatcher, run_watchers, scan_once
-from mailroom.context import AppContext
-from mailroom.errors import BrokerUnavailable, ConfigurationError, StorageUnavailable, UnsafePath
-from mailroom.queue import DocumentMessage, DocumentQueue
-from mailroom.scanlines import ScanLineConfig
-from storage.models import AuditEvent, Batch, Document
-from storage.objects import StoredObject
+from mailroom.core.errors import (
+    BrokerUnavailable,
+    ConfigurationError,
+    StorageUnavailable,
+    UnsafePath,
+)
+from mailroom.infra.db.models import AuditEvent, Batch, Document
+from mailroom.infra.objects import StoredObject
+from mailroom.infra.queue import DocumentMessage, DocumentQueue
+from mailroom.runtime.context import AppContext
+from mailroom.runtime.registration import register_file
 from tests.conftest import make_settings
 
 # --- sample scans -----------------------------------------------------------------------

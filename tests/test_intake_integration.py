@@ -13,12 +13,12 @@ from PIL import Image
 from pypdf import PdfWriter
 from sqlalchemy import select
 
+from config.settings import Settings
 from intake.watcher import scan_once
-from mailroom.context import AppContext
-from mailroom.queue import DocumentMessage
-from mailroom.settings import Settings
-from storage.models import AuditEvent, Document
-from storage.objects import S3ObjectStore
+from mailroom.infra.db.models import AuditEvent, Document
+from mailroom.infra.objects import S3ObjectStore
+from mailroom.infra.queue import DocumentMessage
+from mailroom.runtime.context import AppContext
 
 pytestmark = pytest.mark.integration
 

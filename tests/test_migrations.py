@@ -14,8 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.orm import Session
 
-from storage.database import Database, alembic_config
-from storage.models import Base, Department, Document, ScanLine, UTCDateTime
+from mailroom.infra.db.database import Database, alembic_config
+from mailroom.infra.db.models import Base, Department, Document, ScanLine, UTCDateTime
 
 INITIAL = "32ca3d46ae46"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mailroom.errors import NotFound, UnsafePath
-from mailroom.settings import Settings
-from storage.objects import FilesystemObjectStore, ObjectStore, open_object_store
+from config.settings import Settings
+from mailroom.core.errors import NotFound, UnsafePath
+from mailroom.infra.objects import FilesystemObjectStore, ObjectStore, open_object_store
 
 
 def _roundtrip(store: ObjectStore) -> None:

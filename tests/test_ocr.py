@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from benchmarks.corpus import char_errors
-from mailroom.domain import PageImage, PageOcr, PreparedPage
-from mailroom.errors import MissingDependencyError, OcrTimeout
-from mailroom.samples.scan import EXAMPLE_LETTER, degrade, layout_lines, render_page
+from mailroom.core.domain import PageImage, PageOcr, PreparedPage
+from mailroom.core.errors import MissingDependencyError, OcrTimeout
+from mailroom.demo.scan import EXAMPLE_LETTER, degrade, layout_lines, render_page
+from mailroom.infra.tesseract import TesseractEngine
 from tests.scan_edges_helpers import near_the_edge
-from workers.engines.tesseract import TesseractEngine
 from workers.preprocess import prepare_page, turn
 from workers.recognize import recognize_page
 

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mailroom.domain import PageImage
-from mailroom.samples.scan import EXAMPLE_LETTER, degrade, render_page
+from mailroom.core.domain import PageImage
+from mailroom.demo.scan import EXAMPLE_LETTER, degrade, render_page
 from tests.scan_edges_helpers import near_the_edge
 from workers.preprocess import content_box, prepare_page
 

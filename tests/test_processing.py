@@ -11,17 +11,17 @@ import pytest
 from sqlalchemy import select
 
 from classifiers.cases import import_cases_csv
-from intake.register import register_file
-from mailroom.context import AppContext
-from mailroom.domain import PageOcr, PreparedPage
-from mailroom.errors import OcrError, StorageUnavailable
-from storage import models
-from storage.models import DocumentState as S
-from storage.models import utcnow
-from storage.objects import ObjectStore, StoredObject
+from mailroom.core.domain import PageOcr, PreparedPage
+from mailroom.core.errors import OcrError, StorageUnavailable
+from mailroom.core.states import DocumentState as S
+from mailroom.infra.db import models
+from mailroom.infra.db.models import utcnow
+from mailroom.infra.objects import ObjectStore, StoredObject
+from mailroom.runtime.context import AppContext
+from mailroom.runtime.processor import DocumentProcessor, Outcome
+from mailroom.runtime.registration import register_file
+from mailroom.runtime.sweeper import Sweeper
 from tests.letters import CASE_REF, CASE_UNIT, case_csv, two_page_letter
-from workers.processor import DocumentProcessor, Outcome
-from workers.sweeper import Sweeper
 
 
 class CrashingEngine:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kombu import Message
 
-from mailroom.errors import BadInputError
-from mailroom.queue import DocumentMessage, DocumentQueue
+from mailroom.core.errors import BadInputError
+from mailroom.infra.queue import DocumentMessage, DocumentQueue
 from tests.conftest import make_settings
 
 

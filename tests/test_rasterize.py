@@ -21,15 +21,15 @@ from pypdf.generic import (
     StreamObject,
 )
 
-from mailroom.domain import PageImage
-from mailroom.errors import (
+from mailroom.core.domain import PageImage
+from mailroom.core.errors import (
     CorruptFile,
     EmptyFile,
     EncryptedDocument,
     FileTooLarge,
     UnsupportedFileType,
 )
-from mailroom.samples.scan import (
+from mailroom.demo.scan import (
     EXAMPLE_LETTER,
     degrade,
     pdf_bytes,
@@ -37,8 +37,8 @@ from mailroom.samples.scan import (
     render_page,
     tiff_bytes,
 )
-from workers.engines import poppler
-from workers.engines.tesseract import TesseractEngine
+from mailroom.infra import poppler
+from mailroom.infra.tesseract import TesseractEngine
 from workers.pdf_scans import find_scan_images
 from workers.preprocess import prepare_page
 from workers.rasterize import rasterize, sniff_media_type

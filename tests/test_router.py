@@ -6,10 +6,10 @@ import scipy.sparse as sp
 from classifiers.cases import CaseIndex, OpenCase
 from classifiers.extract import extract
 from classifiers.router import coldstart_model, make_coldstart_router, prepare_text
-from mailroom.domain import CaseMatch
-from mailroom.fileplan import FilePlan
-from mailroom.samples.letters import generate_letters
-from mailroom.settings import Settings
+from config.fileplan import FilePlan
+from config.settings import Settings
+from mailroom.core.domain import CaseMatch
+from mailroom.demo.letters import generate_letters
 from tests.helpers_routing import ELTERNGELD_LETTER, fileplan
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]

@@ -15,9 +15,9 @@ import pytest
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
-from mailroom.domain import PageImage, PageOcr, PreparedPage
-from mailroom.samples.scan import EXAMPLE_LETTER, degrade, render_page
-from workers.engines.tesseract import TesseractEngine
+from mailroom.core.domain import PageImage, PageOcr, PreparedPage
+from mailroom.demo.scan import EXAMPLE_LETTER, degrade, render_page
+from mailroom.infra.tesseract import TesseractEngine
 from workers.preprocess import prepare_page
 from workers.recognize import recognize_page
 from workers.searchable_pdf import build_searchable_pdf, icc_profile_problem

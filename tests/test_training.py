@@ -6,12 +6,18 @@ from pathlib import Path
 import pytest
 
 from classifiers import model_io
-from classifiers.registry import ModelRegistry
 from classifiers.training import LabelledText, collect_labels, save_run, train, train_router
-from mailroom.errors import Conflict, ModelError
-from mailroom.samples.letters import generate_letters
-from mailroom.settings import Settings
-from storage.models import Document, ModelVersion, RoutingDecision, ScanLine, TrainingSample
+from config.settings import Settings
+from mailroom.core.errors import Conflict, ModelError
+from mailroom.demo.letters import generate_letters
+from mailroom.infra.db.models import (
+    Document,
+    ModelVersion,
+    RoutingDecision,
+    ScanLine,
+    TrainingSample,
+)
+from mailroom.services.model_versions import ModelRegistry
 from tests.helpers_routing import fileplan, temp_db, temp_store
 
 UNITS = [

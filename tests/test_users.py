@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from mailroom import login_throttle, users
-from mailroom.context import AppContext
-from mailroom.errors import BadInputError, Conflict, TooManyAttempts, WrongPassword
-from mailroom.settings import Settings
-from storage.models import AuditEvent, LoginFailure, User
+from config.settings import Settings
+from mailroom.core.errors import BadInputError, Conflict, TooManyAttempts, WrongPassword
+from mailroom.infra.db.models import AuditEvent, LoginFailure, User
+from mailroom.runtime.context import AppContext
+from mailroom.services import login_throttle, users
 
 
 def test_password_is_stored_as_argon2_hash_and_authenticates(ctx: AppContext):

@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailroom.context import AppContext
-from storage.models import AuditEvent, RoutingDecision
+from mailroom.infra.db.models import AuditEvent, RoutingDecision
+from mailroom.runtime.context import AppContext
+from mailroom.web.app import create_app
 from tests.web_helpers import make_document, token_client
-from web.app import create_app
 
 
 @pytest.fixture

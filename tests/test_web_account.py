@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailroom.context import AppContext
-from mailroom.users import verify_password
-from storage.models import AuditEvent, User
+from mailroom.infra.db.models import AuditEvent, User
+from mailroom.runtime.context import AppContext
+from mailroom.services.users import verify_password
+from mailroom.web.app import create_app
 from tests.conftest import make_settings
 from tests.web_helpers import PASSWORD, csrf_in, login, seed_users, token_client
-from web.app import create_app
 
 THROTTLED = "Zu viele fehlgeschlagene Anmeldeversuche"
 

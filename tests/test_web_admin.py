@@ -12,13 +12,13 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailroom.context import AppContext
-from mailroom.errors import ConfigurationError
-from mailroom.fileplan import load_file_plan
-from storage.models import Department, FilePlanUnit, ModelVersion
+from config.fileplan import load_file_plan
+from mailroom.core.errors import ConfigurationError
+from mailroom.infra.db.models import Department, FilePlanUnit, ModelVersion
+from mailroom.runtime.context import AppContext
+from mailroom.web.app import create_app
 from tests.conftest import FILE_PLAN, make_settings
 from tests.web_helpers import PASSWORD, login, seed_training_samples, seed_users
-from web.app import create_app
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from mailroom import stats
-from mailroom.context import AppContext
-from storage.models import Document, RoutingDecision
+from mailroom.infra.db.models import Document, RoutingDecision
+from mailroom.infra.queue import DocumentMessage
+from mailroom.runtime.context import AppContext
+from mailroom.services import stats
+from mailroom.web.app import create_app
 from tests.web_helpers import make_document
-from web.app import create_app
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -30,7 +31,7 @@ def test_metrics_count_documents_pages_decisions_and_queue(ctx: AppContext):
     with ctx.db.session() as session:
         doc = session.query(Document).filter_by(state="routed").one()
         session.add(RoutingDecision(document_id=doc.id, kind="auto", actor="worker"))
-    ctx.queue.publish(__import__("mailroom.queue").queue.DocumentMessage(doc.id))
+    ctx.queue.publish(DocumentMessage(doc.id))
     response = TestClient(create_app(ctx)).get("/metrics")
     assert response.status_code == 200
     values = samples(response.text)
@@ -84,7 +85,7 @@ def test_openapi_describes_the_document_api(ctx: AppContext):
 
 
 def test_metrics_token_when_set_is_required(tmp_path):
-    from mailroom.settings import Settings
+    from config.settings import Settings
     from tests.conftest import make_settings
 
     description = Settings.model_fields["metrics_token"].description or ""

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailroom.context import AppContext
-from storage.models import AuditEvent, Batch, Document
+from mailroom.infra.db.models import AuditEvent, Batch, Document
+from mailroom.runtime.context import AppContext
+from mailroom.web.app import create_app
 from tests.web_helpers import login, make_document, token_client
-from web.app import create_app
 
 
 def browser(ctx: AppContext, username: str) -> tuple[TestClient, str]:

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mailroom.context import AppContext
-from storage.models import AuditEvent, Document
+from mailroom.infra.db.models import AuditEvent, Document
+from mailroom.runtime.context import AppContext
+from mailroom.web.app import create_app
 from tests.web_helpers import PASSWORD, csrf_in, login, make_document, seed_users
-from web.app import create_app
 
 
 @pytest.fixture
@@ -193,9 +193,9 @@ def test_logout_ends_the_session(client: TestClient):
 
 
 def test_production_session_cookie_is_secure(tmp_path):
-    from mailroom.fileplan import load_file_plan
-    from storage.database import Database
-    from storage.objects import FilesystemObjectStore
+    from config.fileplan import load_file_plan
+    from mailroom.infra.db.database import Database
+    from mailroom.infra.objects import FilesystemObjectStore
     from tests.conftest import FILE_PLAN, make_settings
 
     settings = make_settings(

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 from classifiers.references import normalize
-from mailroom.context import AppContext
-from mailroom.users import add_user
-from storage.models import Case, Document, Page, TrainingSample
-from storage.objects import document_key
+from mailroom.infra.db.models import Case, Document, Page, TrainingSample
+from mailroom.infra.objects import document_key
+from mailroom.runtime.context import AppContext
+from mailroom.services.users import add_user
 
 PASSWORD = "richtig-geheim-123"
 USERS = {
@@ -62,7 +62,7 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
 
 def token_client(ctx: AppContext, username: str) -> TestClient:
     """An API client with a bearer token for ``username`` (password :data:`PASSWORD`)."""
-    from web.app import create_app
+    from mailroom.web.app import create_app
 
     client = TestClient(create_app(ctx))
     response = client.post("/api/token", json={"username": username, "password": PASSWORD})

@@ -27,7 +27,7 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import ContentStream, StreamObject
 
-from mailroom.domain import GrayImage
+from mailroom.core.domain import GrayImage
 
 #: The image must cover the page to within this share of its width and height.
 _COVER_TOLERANCE = 0.01

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mailroom.domain import Box, GrayImage, PageImage, PreparedPage
+from mailroom.core.domain import Box, GrayImage, PageImage, PreparedPage
 from workers.scan_edges import remove_scan_edges
 
 WORKING_DPI = 300

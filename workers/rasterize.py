@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mailroom.domain import GrayImage, PageImage
-from mailroom.errors import CorruptFile, EmptyFile, FileTooLarge, UnsupportedFileType
+from mailroom.core.domain import GrayImage, PageImage
+from mailroom.core.errors import CorruptFile, EmptyFile, FileTooLarge, UnsupportedFileType
+from mailroom.infra import poppler
 from workers import pdf_scans
-from workers.engines import poppler
 
 TIFF, PNG, JPEG, PDF = "image/tiff", "image/png", "image/jpeg", "application/pdf"
 SUPPORTED = (TIFF, PNG, JPEG, PDF)

@@ -16,8 +16,8 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from mailroom.domain import Box, PageOcr, PreparedPage
-from workers.engines.tesseract import OcrEngine, OrientationDetector
+from mailroom.core.domain import Box, PageOcr, PreparedPage
+from mailroom.infra.tesseract import OcrEngine, OrientationDetector
 from workers.preprocess import content_box, turn
 
 #: Below this mean word confidence a page is suspected to be turned (upright letters,

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mailroom.domain import GrayImage
+from mailroom.core.domain import GrayImage
 
 #: Darker than this share of the paper's brightness is ink, lid or hole.
 DARK_RATIO = 0.6

@@ -61,8 +61,8 @@ from pypdf.generic import (
     create_string_object,
 )
 
-from mailroom.domain import Box, PageOcr, PreparedPage
-from mailroom.errors import MissingDependencyError, OcrError, ProcessingError
+from mailroom.core.domain import Box, PageOcr, PreparedPage
+from mailroom.core.errors import MissingDependencyError, OcrError, ProcessingError
 
 PRODUCER = "mailroom (Tesseract text layer)"
 PDFA_PART, PDFA_CONFORMANCE = 2, "B"

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from mailroom.context import AppContext
-from mailroom.errors import MailroomError
-from mailroom.settings import Settings, load_settings
+from config.settings import Settings, load_settings
+from mailroom.core.errors import MailroomError
+from mailroom.runtime.context import AppContext
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)

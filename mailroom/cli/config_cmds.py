@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from config.fileplan import load_file_plan
 from mailroom.cli.common import app_context, console, report_errors, settings
-from mailroom.fileplan import load_file_plan
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 fileplan_app = typer.Typer(help="The file plan (Aktenplan).", no_args_is_help=True)

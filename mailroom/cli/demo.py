@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from config.settings import CONFIG_DIR
 from mailroom.cli.common import app_context, console, err_console, report_errors
-from mailroom.context import AppContext
-from mailroom.settings import CONFIG_DIR
+from mailroom.runtime.context import AppContext
 
 
 def drop_demo_letters(ctx: AppContext, *, count: int = 6, seed: int | None = None) -> list[Path]:
@@ -20,8 +20,8 @@ def drop_demo_letters(ctx: AppContext, *, count: int = 6, seed: int | None = Non
     does, so the watcher never sees half a file.
     """
     from classifiers.cases import import_cases_csv
-    from mailroom.samples.letters import generate_letters
-    from mailroom.samples.scan import degrade, pdf_bytes, png_bytes, render_page, tiff_bytes
+    from mailroom.demo.letters import generate_letters
+    from mailroom.demo.scan import degrade, pdf_bytes, png_bytes, render_page, tiff_bytes
 
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
     examples = CONFIG_DIR / "cases.example.csv"
@@ -77,7 +77,7 @@ def demo(
 ) -> None:
     """Scan a few demo letters into scan line 1 and watch them being processed."""
     from mailroom.cli.status import collect_status, render_status
-    from mailroom.cli.supervisor import Supervisor
+    from mailroom.runtime.supervisor import Supervisor
 
     ctx = app_context()
     files = drop_demo_letters(ctx, count=count, seed=seed)

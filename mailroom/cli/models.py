@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from mailroom.cli.common import app_context, console, report_errors
-from storage.models import ModelVersion
+from mailroom.infra.db.models import ModelVersion
 
 app = typer.Typer(no_args_is_help=True)
 

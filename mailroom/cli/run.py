@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 
 from mailroom.cli.common import app_context, console, err_console, report_errors, settings
-from mailroom.context import AppContext
-from mailroom.errors import BadInputError, ConfigurationError, MailroomError
-from storage import models
+from mailroom.core import states
+from mailroom.core.errors import BadInputError, ConfigurationError, MailroomError
+from mailroom.infra.db import models
+from mailroom.runtime.context import AppContext
 
 
 @report_errors
@@ -25,7 +26,7 @@ def watch() -> None:
 
     ctx = app_context()
     stop = threading.Event()
-    from workers.run import stop_on_signals
+    from mailroom.runtime.processes import stop_on_signals
 
     stop_on_signals(stop)
     for line in ctx.scan_lines:
@@ -38,7 +39,7 @@ def worker(
     name: Annotated[str | None, typer.Option(help="Name in logs and the audit trail")] = None,
 ) -> None:
     """Process documents from the queue until stopped (one Tesseract thread)."""
-    from workers.run import worker_process
+    from mailroom.runtime.processes import worker_process
 
     s = settings()
     if s.embedded:
@@ -53,8 +54,8 @@ def process(
     scan_line: Annotated[str | None, typer.Option(help="Scan line to register under")] = None,
 ) -> None:
     """Register and process files synchronously with the same stages as the workers."""
-    from intake.register import register_file
-    from workers.processor import DocumentProcessor
+    from mailroom.runtime.processor import DocumentProcessor
+    from mailroom.runtime.registration import register_file
 
     ctx = app_context()
     line = _scan_line(ctx, scan_line)
@@ -64,7 +65,7 @@ def process(
         doc = register_file(ctx, line, path, move=False, publish=False)
         if doc is None:
             raise ConfigurationError(f"{path} was not registered")
-        if doc.state in (models.DocumentState.RECEIVED, models.DocumentState.QUEUED):
+        if doc.state in (states.DocumentState.RECEIVED, states.DocumentState.QUEUED):
             processor.handle(doc.id)
         out = document_summary(ctx, doc.id, str(path))
         failed += out["state"] in ("failed", "quarantined")
@@ -134,7 +135,7 @@ def up(
     ] = False,
 ) -> None:
     """Start everything: watchers, workers, web application, background retraining."""
-    from mailroom.cli.supervisor import Supervisor
+    from mailroom.runtime.supervisor import Supervisor
 
     s = settings()
     ctx = app_context()
@@ -148,7 +149,7 @@ def up(
 
 
 def spawn_workers(settings_: Any, count: int) -> list[multiprocessing.process.BaseProcess]:
-    from workers.run import worker_process
+    from mailroom.runtime.processes import worker_process
 
     mp = multiprocessing.get_context("spawn")
     procs: list[multiprocessing.process.BaseProcess] = []
@@ -174,7 +175,7 @@ def wait_idle(ctx: AppContext, timeout: float) -> bool:
             pending = session.scalar(
                 select(func.count())
                 .select_from(models.Document)
-                .where(models.Document.state.in_(models.PENDING_STATES))
+                .where(models.Document.state.in_(states.PENDING_STATES))
             )
         waiting = any(
             p.is_file() and not p.name.startswith(".")

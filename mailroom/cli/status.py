@@ -14,9 +14,9 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from mailroom.cli.common import app_context, console, report_errors
-from mailroom.context import AppContext
-from mailroom.stats import scan_line_overview
-from storage import models
+from mailroom.infra.db import models
+from mailroom.runtime.context import AppContext
+from mailroom.services.stats import scan_line_overview
 
 
 def collect_status(ctx: AppContext, *, limit: int = 20) -> dict[str, Any]:
@@ -138,7 +138,7 @@ class LiveStatus:
 
 def first_admin_hint(ctx: AppContext) -> str | None:
     """Create the first admin if there is no user yet; say how to log in."""
-    from mailroom.users import ensure_first_admin
+    from mailroom.services.users import ensure_first_admin
 
     path = ctx.settings.data_dir / "initial-admin-password.txt"
     with ctx.db.session() as session:

@@ -13,8 +13,8 @@ from rich.table import Table
 from classifiers.training import evaluate_router, read_labelled_dir, store_samples
 from classifiers.training import train as train_model
 from mailroom.cli.common import app_context, console, err_console, report_errors
-from mailroom.context import AppContext
-from mailroom.errors import BadInputError
+from mailroom.core.errors import BadInputError
+from mailroom.runtime.context import AppContext
 
 
 def _ocr(ctx: AppContext) -> Any:

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mailroom import users as user_service
 from mailroom.cli.common import app_context, console, err_console, report_errors
-from mailroom.errors import BadInputError
+from mailroom.core.errors import BadInputError
+from mailroom.services import users as user_service
 
 app = typer.Typer(help="Users of the web application.", no_args_is_help=True)
 

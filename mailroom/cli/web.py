@@ -18,8 +18,8 @@ def web(
     port: Annotated[int | None, typer.Option(help="Port (MAILROOM_WEB_PORT)")] = None,
 ) -> None:
     """Serve the web application (Leitstand, Posteingang, Verwaltung, JSON API, /metrics)."""
-    from mailroom.users import ensure_first_admin
-    from web.app import create_app
+    from mailroom.services.users import ensure_first_admin
+    from mailroom.web.app import create_app
 
     ctx = app_context()
     try:

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from mailroom.context import AppContext
+from mailroom.runtime.context import AppContext
+from mailroom.web.app import create_app
 from tests.conftest import FILE_PLAN, make_settings
 from tests.services import unavailable
 from tests.web_helpers import PASSWORD, seed_users
-from web.app import create_app
 
 CHROMIUM = os.environ.get("MAILROOM_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

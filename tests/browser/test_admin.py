@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from storage.models import ModelVersion
+from mailroom.infra.db.models import ModelVersion
 from tests.browser.conftest import LiveServer, screenshot
 from tests.web_helpers import seed_training_samples
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from storage.models import Document
+from mailroom.infra.db.models import Document
 from tests.browser.conftest import LiveServer, screenshot
 from tests.web_helpers import make_document
 

@@ -1,0 +1,162 @@
+"""Engine, sessions, migrations and the audit-trail helper."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailroom.core.errors import DatabaseUnavailable
+from mailroom.infra.db.models import AuditEvent, Document, utcnow
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; SQLite gets WAL and a busy timeout so processes can share it."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+class Database:
+    """The SQL database: one engine and a session factory per process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success and rolled back on error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def upgrade(self) -> None:
+        """Apply all Alembic migrations (``mailroom db upgrade``).
+
+        Several processes may start at once (watcher and workers): a lock makes them
+        migrate one after the other — a file lock beside a SQLite database, an advisory
+        lock on PostgreSQL.
+        """
+        if self.engine.dialect.name == "sqlite":
+            db_file = self.engine.url.database
+            lock_path = Path(db_file + ".migrate-lock") if db_file else None
+            if lock_path is None:
+                command.upgrade(alembic_config(self.url), "head")
+                return
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with lock_path.open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    command.upgrade(alembic_config(self.url), "head")
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_lock(4242001)"))
+            try:
+                cfg = alembic_config(self.url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+            finally:
+                if self.engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(4242001)"))
+                    conn.commit()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+def audit(
+    session: Session,
+    actor: str,
+    action: str,
+    *,
+    document: Document | None = None,
+    document_id: str | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """Append one entry to the audit trail (in the caller's transaction)."""
+    event_ = AuditEvent(
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        document_id=document.id if document is not None else document_id,
+        from_state=from_state,
+        to_state=to_state,
+        detail=detail or None,
+    )
+    session.add(event_)
+    return event_
+
+
+def set_state(
+    session: Session,
+    doc: Document,
+    state: str,
+    actor: str,
+    reason: str | None = None,
+    **detail: Any,
+) -> None:
+    """Change a document's state and write the change to the audit trail."""
+    previous = doc.state
+    doc.state = state
+    doc.state_reason = reason
+    doc.updated_at = utcnow()
+    audit(
+        session,
+        actor,
+        "state",
+        document=doc,
+        from_state=previous,
+        to_state=state,
+        **({"reason": reason} if reason else {}),
+        **detail,
+    )
+
+
+def get_document(session: Session, document_id: str) -> Document | None:
+    return session.scalar(select(Document).where(Document.id == document_id))

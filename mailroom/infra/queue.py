@@ -1,0 +1,205 @@
+"""The document queue (kombu): small JSON messages, durable queues, a dead-letter queue.
+
+Embedded, kombu's filesystem transport carries messages between processes through a
+folder; in production RabbitMQ does, with publisher confirms and a real dead-letter
+exchange (``mailroom.dlx``) bound to ``<queue>.dead``. The database stays the source of
+truth: a message only says "look at document X"; workers load everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
+from kombu.exceptions import KombuError, OperationalError
+
+from config.settings import Settings
+from mailroom.core.errors import BadInputError, BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+ROUTING_KEY = "document"
+DEAD_ROUTING_KEY = "dead"
+
+
+@dataclass(frozen=True)
+class DocumentMessage:
+    """``{"document_id": ..., "attempt": n, "ts": "..."}`` — never more than ids."""
+
+    document_id: str
+    attempt: int = 1
+    ts: str = ""
+    reason: str | None = None  # only on dead letters
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["ts"] = self.ts or datetime.now(UTC).isoformat()
+        return json.dumps({k: v for k, v in data.items() if v is not None})
+
+    @classmethod
+    def parse(cls, body: Any) -> DocumentMessage:
+        """Validate a message body; a malformed one is a permanent error."""
+        if isinstance(body, bytes | str):
+            try:
+                body = json.loads(body)
+            except ValueError as exc:
+                raise BadInputError(f"queue message is not JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise BadInputError("queue message is not a JSON object")
+        doc_id = body.get("document_id")
+        attempt = body.get("attempt", 1)
+        if not isinstance(doc_id, str) or not doc_id.isalnum() or len(doc_id) > 64:
+            raise BadInputError(f"queue message has no valid document_id: {doc_id!r}")
+        if not isinstance(attempt, int) or attempt < 1:
+            raise BadInputError(f"queue message has an invalid attempt: {attempt!r}")
+        return cls(doc_id, attempt, str(body.get("ts", "")), body.get("reason"))
+
+
+class DocumentQueue:
+    """Publishing to and consuming from the document queue of one broker."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.amqp = settings.uses_amqp
+        self.exchange = Exchange("mailroom", type="direct", durable=True)
+        self.dlx = Exchange("mailroom.dlx", type="direct", durable=True)
+        arguments = (
+            {"x-dead-letter-exchange": self.dlx.name, "x-dead-letter-routing-key": DEAD_ROUTING_KEY}
+            if self.amqp
+            else None
+        )
+        self.queue = Queue(
+            settings.queue_name,
+            self.exchange,
+            routing_key=ROUTING_KEY,
+            durable=True,
+            queue_arguments=arguments,
+        )
+        self.dead_queue = Queue(
+            settings.queue_name + ".dead", self.dlx, routing_key=DEAD_ROUTING_KEY, durable=True
+        )
+
+    def connect(self) -> Connection:
+        """A new connection; the caller closes it."""
+        options: dict[str, Any] = {}
+        if self.settings.queue_url.startswith("filesystem"):
+            folder = self.settings.queue_folder.resolve()
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "control").mkdir(exist_ok=True)
+            options = {
+                "data_folder_in": str(folder),
+                "data_folder_out": str(folder),
+                "control_folder": str(folder / "control"),
+                "polling_interval": 0.2,
+            }
+        elif self.amqp:
+            options = {"confirm_publish": True}
+        return Connection(
+            self.settings.queue_url,
+            transport_options=options,
+            connect_timeout=10,
+            heartbeat=30 if self.amqp else 0,
+        )
+
+    def declare(self, conn: Connection) -> None:
+        channel = conn.default_channel
+        self.queue.bind(channel).declare()
+        self.dead_queue.bind(channel).declare()
+
+    def publish(self, message: DocumentMessage, conn: Connection | None = None) -> None:
+        """Publish persistently; raises :class:`BrokerUnavailable` if the broker refuses."""
+        own = conn is None
+        conn = conn or self.connect()
+        try:
+            self.declare(conn)
+            exchange, routing_key = self._route(self.exchange, ROUTING_KEY, self.queue)
+            Producer(conn.default_channel).publish(
+                message.to_json(),
+                exchange=exchange,
+                routing_key=routing_key,
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+            )
+        except (KombuError, OSError, OperationalError) as exc:
+            raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
+        finally:
+            if own:
+                conn.release()
+
+    def dead_letter(self, message: Message, body: DocumentMessage | None, reason: str) -> None:
+        """Move a message to the dead-letter queue (RabbitMQ: reject into the DLX)."""
+        if self.amqp:
+            message.reject(requeue=False)
+            return
+        payload = json.dumps(
+            {
+                "document_id": body.document_id if body else None,
+                "attempt": body.attempt if body else None,
+                "ts": datetime.now(UTC).isoformat(),
+                "reason": reason,
+                "original": message.body if isinstance(message.body, str) else None,
+            }
+        )
+        exchange, routing_key = self._route(self.dlx, DEAD_ROUTING_KEY, self.dead_queue)
+        Producer(message.channel).publish(
+            payload,
+            exchange=exchange,
+            routing_key=routing_key,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            declare=[self.dead_queue],
+        )
+        message.ack()
+
+    def _route(self, exchange: Exchange, routing_key: str, queue: Queue) -> tuple[Any, str]:
+        """RabbitMQ routes through our exchanges; kombu's virtual transports keep exchange
+        bindings in process-wide state, so there the default exchange addresses the queue
+        by name, which cannot go stale."""
+        if self.amqp:
+            return exchange, routing_key
+        return "", str(queue.name)
+
+    def consumer(self, conn: Connection, callback: Callable[[Any, Message], None]) -> Consumer:
+        """One message in flight per process (prefetch 1), manual acknowledgement."""
+        self.declare(conn)
+        consumer = Consumer(
+            conn.default_channel,
+            queues=[self.queue],
+            callbacks=[callback],
+            accept=["json", "application/json"],
+            prefetch_count=1,
+            auto_declare=False,
+        )
+        # The filesystem transport ignores prefetch, so also make kombu's QoS honour it.
+        consumer.qos(prefetch_count=1)
+        return consumer
+
+    def depth(self, dead: bool = False) -> int | None:
+        """Messages waiting (not in flight) in the queue, or ``None`` if unknown."""
+        queue = self.dead_queue if dead else self.queue
+        try:
+            with self.connect() as conn:
+                self.declare(conn)
+                _name, count, _consumers = queue.bind(conn.default_channel).queue_declare(
+                    passive=True
+                )
+                return int(count)
+        except (KombuError, OSError, OperationalError, AttributeError, TypeError) as exc:
+            log.debug("queue depth unknown: %s", exc)
+            return None
+
+    def describe(self) -> str:
+        url = self.settings.queue_url
+        if "@" in url:  # hide credentials
+            scheme, _, rest = url.partition("://")
+            url = f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return f"{url} ({self.settings.queue_name})"

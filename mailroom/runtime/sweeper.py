@@ -1,0 +1,99 @@
+"""The sweeper: republishes documents whose message was lost or whose worker died.
+
+The database is the source of truth, the queue only a signal. A document can be stranded
+when a publish fails after the intake commit, when a worker dies holding a document on a
+transport that does not redeliver (the embedded filesystem transport), or when a
+transient failure scheduled a retry. Every worker runs the sweeper now and then; a
+conditional UPDATE makes sure only one of them republishes each document.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, or_, select, update
+
+from mailroom.core.errors import MailroomError
+from mailroom.core.states import DocumentState as S
+from mailroom.infra.db import models
+from mailroom.infra.db.database import audit
+from mailroom.infra.db.models import utcnow
+from mailroom.infra.queue import DocumentMessage
+from mailroom.runtime.context import AppContext
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+class Sweeper:
+    def __init__(self, ctx: AppContext, actor: str = "sweeper") -> None:
+        self.ctx = ctx
+        self.actor = actor
+        self._next_run = time.monotonic() + random.uniform(0, ctx.settings.sweep_interval_seconds)  # noqa: S311
+
+    def maybe_run(self) -> int:
+        """Run if the interval has passed; never raises (a sweep may fail, the worker not)."""
+        if time.monotonic() < self._next_run:
+            return 0
+        self._next_run = time.monotonic() + self.ctx.settings.sweep_interval_seconds
+        try:
+            return self.run()
+        except (MailroomError, OSError) as exc:
+            log.warning("sweep failed, next time again: %s", exc)
+            return 0
+
+    def run(self) -> int:
+        """Republish every stranded document; return how many were republished."""
+        now = utcnow()
+        stale = now - timedelta(seconds=self.ctx.settings.requeue_after_seconds)
+        D = models.Document
+        conditions = [
+            and_(D.state == S.RECEIVED, D.updated_at < stale),
+            and_(D.state == S.RETRY_WAIT, D.next_attempt_at <= now),
+            and_(D.state == S.PROCESSING, D.lease_until < now),
+        ]
+        if self.ctx.queue.depth() == 0:
+            # Queued long ago, yet nothing is waiting: the message was lost.
+            conditions.append(and_(D.state == S.QUEUED, D.updated_at < stale))
+        with self.ctx.db.session() as session:
+            rows = session.execute(
+                select(D.id, D.state, D.updated_at, D.attempts).where(or_(*conditions)).limit(BATCH)
+            ).all()
+        republished = 0
+        for doc_id, state, updated_at, attempts in rows:
+            with self.ctx.db.session() as session:
+                won = cast(
+                    "CursorResult[Any]",
+                    session.execute(
+                        update(D)
+                        .where(D.id == doc_id, D.state == state, D.updated_at == updated_at)
+                        .values(
+                            state=S.QUEUED, updated_at=utcnow(), lease_owner=None, lease_until=None
+                        )
+                        .execution_options(synchronize_session=False)
+                    ),
+                ).rowcount
+                if not won:
+                    continue
+                audit(
+                    session,
+                    self.actor,
+                    "state",
+                    document_id=doc_id,
+                    from_state=state,
+                    to_state=S.QUEUED,
+                    reason=f"republished from {state}",
+                )
+            try:
+                self.ctx.queue.publish(DocumentMessage(doc_id, attempt=attempts + 1))
+            except MailroomError as exc:
+                log.warning("sweeper could not publish %s: %s", doc_id, exc)
+                break
+            republished += 1
+            log.info("republished document %s (was %s)", doc_id, state)
+        return republished

@@ -1,0 +1,113 @@
+"""Leitstand: scan lines, throughput, failed documents, requests for paper originals;
+retry, quarantine, and marking a paper original as provided or no longer there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from mailroom.core.errors import BadInputError, BrokerUnavailable, Conflict
+from mailroom.infra.db.models import OriginalRequestStatus, User
+from mailroom.runtime.context import AppContext
+from mailroom.services import access, actions, originals, stats
+from mailroom.web.charts import throughput_chart
+from mailroom.web.deps import Csrf, Ctx, DbSession, Operator
+from mailroom.web.rendering import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def leitstand_data(session: Session, ctx: AppContext, user: User) -> dict[str, Any]:
+    """Everything the Leitstand shows; also used by the self-refreshing fragment."""
+    requests = originals.list_requests(session, user, statuses=(OriginalRequestStatus.OPEN.value,))
+    return {
+        "now": datetime.now(UTC),
+        "lines": stats.scan_line_overview(session),
+        "chart": throughput_chart(stats.throughput(session, hours=6, bucket_minutes=10)),
+        "failed": stats.failed_documents(session, limit=100),
+        "queue_depth": ctx.queue.depth(),
+        "dead_depth": ctx.queue.depth(dead=True),
+        "original_requests": requests,
+        "requesters": originals.display_names(session, requests),
+    }
+
+
+@router.get("/leitstand", response_class=HTMLResponse)
+def leitstand(request: Request, user: Operator, session: DbSession, ctx: Ctx) -> Response:
+    return render(request, "leitstand.html", user, leitstand_data(session, ctx, user))
+
+
+@router.get("/leitstand/live", response_class=HTMLResponse)
+def leitstand_live(request: Request, user: Operator, session: DbSession, ctx: Ctx) -> Response:
+    """The part of the Leitstand that refreshes itself every few seconds."""
+    return render(request, "leitstand_live.html", user, leitstand_data(session, ctx, user))
+
+
+@router.post("/leitstand/originale/{request_id}", dependencies=[Csrf])
+def close_original_request(
+    request: Request,
+    request_id: int,
+    user: Operator,
+    session: DbSession,
+    outcome: Annotated[str, Form(max_length=20)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """``outcome`` ``provided`` (bereitgestellt) or ``destroyed`` (nicht mehr vorhanden)."""
+    try:
+        if outcome == OriginalRequestStatus.PROVIDED.value:
+            row = originals.mark_provided(session, user, request_id, note)
+            flash(request, f"Original von {row.document.source_name} als bereitgestellt vermerkt.")
+        elif outcome == OriginalRequestStatus.DESTROYED.value:
+            row = originals.mark_destroyed(session, user, request_id, note)
+            flash(
+                request,
+                f"Original von {row.document.source_name} als nicht mehr vorhanden vermerkt.",
+            )
+        else:
+            raise BadInputError(f"unknown outcome {outcome!r}: use provided or destroyed")
+    except (BadInputError, Conflict) as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+    return RedirectResponse("/leitstand#originale", status_code=303)
+
+
+@router.post("/documents/{document_id}/retry", dependencies=[Csrf])
+def retry(
+    request: Request, document_id: str, user: Operator, session: DbSession, ctx: Ctx
+) -> Response:
+    doc = access.load_visible(session, user, document_id, what="retry")
+    try:
+        actions.retry(session, ctx.queue, user, doc)
+        flash(request, f"Dokument {doc.source_name} wird erneut verarbeitet.")
+    except BrokerUnavailable:
+        flash(
+            request,
+            "Warteschlange nicht erreichbar; das Dokument wird automatisch erneut eingestellt.",
+            "error",
+        )
+    except Conflict as exc:
+        session.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse("/leitstand", status_code=303)
+
+
+@router.post("/documents/{document_id}/quarantine", dependencies=[Csrf])
+def quarantine(
+    request: Request,
+    document_id: str,
+    user: Operator,
+    session: DbSession,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    doc = access.load_visible(session, user, document_id, what="quarantine")
+    try:
+        actions.quarantine(session, user, doc, reason)
+        flash(request, f"Dokument {doc.source_name} ist in Quarantäne.")
+    except Conflict as exc:
+        session.rollback()
+        flash(request, str(exc), "error")
+    return RedirectResponse("/leitstand", status_code=303)

@@ -1,1 +1,0 @@
-"""Persistence: the SQL database (SQLAlchemy + Alembic) and the object store (S3 API)."""
