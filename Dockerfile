@@ -6,20 +6,22 @@ RUN apt-get update \
       tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /app
+# Installed like the wheel (not editable), and the sources removed afterwards: the image
+# runs exactly what `pip install mailroom-*.whl` runs, package data included.
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY mailroom ./mailroom
 COPY intake ./intake
 COPY workers ./workers
 COPY classifiers ./classifiers
-COPY storage ./storage
-COPY web ./web
 COPY config ./config
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir . \
+ && cd / && rm -rf /src \
  && useradd --create-home --uid 1000 mailroom \
  && mkdir -p /data && chown mailroom /data
 
 USER mailroom
+WORKDIR /home/mailroom
 ENV MAILROOM_DATA_DIR=/data \
     OMP_THREAD_LIMIT=1 \
     PYTHONUNBUFFERED=1

@@ -30,10 +30,11 @@ from pathlib import Path
 
 from benchmarks.corpus import char_errors, make_ocr_corpus, word_errors
 from mailroom.core.domain import GrayImage
+from mailroom.core.media import sniff_media_type
 from mailroom.demo.scan import pdf_bytes, png_bytes
 from mailroom.infra.tesseract import TesseractEngine
 from workers.preprocess import prepare_page
-from workers.rasterize import rasterize, sniff_media_type
+from workers.rasterize import rasterize
 from workers.recognize import recognize_page
 
 ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}

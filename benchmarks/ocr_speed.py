@@ -25,10 +25,11 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmarks.corpus import make_ocr_corpus
+from mailroom.core.media import sniff_media_type
 from mailroom.demo.scan import pdf_bytes, png_bytes
 from mailroom.infra.tesseract import TesseractEngine
 from workers.preprocess import prepare_page
-from workers.rasterize import rasterize, sniff_media_type
+from workers.rasterize import rasterize
 from workers.recognize import recognize_page
 from workers.searchable_pdf import build_searchable_pdf
 

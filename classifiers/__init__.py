@@ -1,0 +1,1 @@
+"""Understanding a letter: extraction, references, open-case matching, routing, fitting."""

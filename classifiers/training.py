@@ -1,46 +1,33 @@
-"""Training and evaluating the router (Training, Evaluation).
+"""Fitting the router (Training): the text model, its calibration and its thresholds.
 
-Labels come from clerks' decisions in the database (accepted and reassigned documents,
-``RoutingDecision.is_label``) and from already-filed documents imported from a DMS
-(``TrainingSample``). Every run holds out a stratified part, measures the model on it and
-stores a new candidate :class:`~mailroom.infra.db.models.ModelVersion` with its metrics, the
-held-out set and a precision/coverage plot.
+Pure: the labelled examples come in as :class:`LabelledText`, the result goes out as a
+:class:`TrainingRun`. Collecting labels from the database and storing a run are in
+:mod:`mailroom.services.training`; measuring a router on a labelled set is in
+:mod:`classifiers.evaluation`.
 """
 
 from __future__ import annotations
 
-import csv
-import gzip
-import hashlib
-import io
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.svm import LinearSVC
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from classifiers import model_io
+from classifiers.evaluation import evaluate_router
 from classifiers.extract import extract
-from classifiers.router import (
+from classifiers.router import PRIOR_WEIGHT, Router, apply_evidence, coldstart_model
+from classifiers.text_model import (
     CHAR_PARAMS,
-    PRIOR_WEIGHT,
     WORD_PARAMS,
     FloatArray,
-    Router,
     TextModel,
-    apply_evidence,
-    coldstart_model,
     prepare_text,
     softmax,
 )
@@ -48,9 +35,6 @@ from config.fileplan import FilePlan
 from config.settings import Settings
 from mailroom.core.domain import CaseMatch
 from mailroom.core.errors import BadInputError
-from mailroom.infra.db.database import Database
-from mailroom.infra.db.models import Document, ModelVersion, RoutingDecision, TrainingSample
-from mailroom.infra.objects import ObjectStore
 
 MIN_TRAINING_DOCS = 20
 MIN_THRESHOLD_SUPPORT = 40
@@ -69,37 +53,6 @@ class LabelledText:
     text: str
     unit_code: str
     source: str
-
-
-# -- collecting labels ---------------------------------------------------------------
-
-
-def collect_labels(session: Session, fileplan: FilePlan) -> list[LabelledText]:
-    """Clerks' latest label per document plus the imported DMS samples (known units only)."""
-    latest: dict[str, tuple[datetime, int, str | None]] = {}
-    rows = session.execute(
-        select(
-            RoutingDecision.document_id,
-            RoutingDecision.created_at,
-            RoutingDecision.id,
-            RoutingDecision.unit_code,
-        ).where(RoutingDecision.is_label.is_(True), RoutingDecision.unit_code.is_not(None))
-    )
-    for doc_id, created, decision_id, unit in rows:
-        if doc_id not in latest or (created, decision_id) > latest[doc_id][:2]:
-            latest[doc_id] = (created, decision_id, unit)
-    out: list[LabelledText] = []
-    if latest:
-        query = select(Document.id, Document.text).where(Document.id.in_(list(latest)))
-        texts: dict[str, str | None] = {row[0]: row[1] for row in session.execute(query)}
-        for doc_id, (_, _, unit) in sorted(latest.items()):
-            text = texts.get(doc_id)
-            if text and unit is not None and unit in fileplan.units_by_code:
-                out.append(LabelledText(text, unit, f"document:{doc_id}"))
-    for sample in session.scalars(select(TrainingSample).order_by(TrainingSample.id)):
-        if sample.unit_code in fileplan.units_by_code and sample.text.strip():
-            out.append(LabelledText(sample.text, sample.unit_code, f"sample:{sample.id}"))
-    return out
 
 
 # -- fitting ---------------------------------------------------------------------------
@@ -202,122 +155,6 @@ def measure_thresholds(
     return thresholds
 
 
-# -- evaluation --------------------------------------------------------------------------
-
-
-def route_texts(
-    router: Router, texts: Sequence[str]
-) -> tuple[list[str], list[str], FloatArray, list[str]]:
-    """Units, departments, confidences and decisions for many texts (no case matching)."""
-    proba = router.unit_proba(texts) if texts else np.zeros((0, len(router.labels)))
-    units: list[str] = []
-    depts: list[str] = []
-    conf: list[float] = []
-    decisions: list[str] = []
-    for text, p in zip(texts, proba, strict=True):
-        extraction = extract(text, router.fileplan)
-        evidence = apply_evidence(p, router.labels, router.fileplan, extraction)
-        result = router.decide(evidence, text, extraction, CaseMatch())
-        units.append(result.unit_code or "")
-        depts.append(result.department_id or "")
-        conf.append(result.confidence)
-        decisions.append(result.decision)
-    return units, depts, np.array(conf), decisions
-
-
-def evaluate_router(router: Router, texts: Sequence[str], units: Sequence[str]) -> dict[str, Any]:
-    """Accuracy and macro-F1 for unit and department, per-class precision/recall, confusion
-    matrix, automatic-routing precision/coverage and the precision/coverage curve."""
-    started = time.perf_counter()
-    pred_units, pred_depts, conf, decisions = route_texts(router, texts)
-    ms = 1000 * (time.perf_counter() - started) / max(1, len(texts))
-    plan = router.fileplan
-    true_depts = [plan.unit(u).department for u in units]
-    unit_ok = np.array([p == t for p, t in zip(pred_units, units, strict=True)])
-    auto = np.array([d == "auto" for d in decisions])
-    labels = sorted(set(units) | set(pred_units))
-    prec, rec, _, support = precision_recall_fscore_support(
-        units, pred_units, labels=labels, zero_division=0
-    )
-    dept_labels = sorted(set(true_depts) | set(pred_depts))
-    order = np.argsort(-conf, kind="stable")
-    hits = np.cumsum(unit_ok[order])
-    n = max(1, len(texts))
-    curve = [
-        [round((k + 1) / n, 4), round(float(hits[k]) / (k + 1), 4), round(float(conf[order][k]), 4)]
-        for k in range(0, len(order), max(1, len(order) // 200))
-    ]
-    return {
-        "n": len(texts),
-        "unit_accuracy": float(unit_ok.mean()) if len(texts) else 0.0,
-        "unit_macro_f1": float(f1_score(units, pred_units, average="macro", zero_division=0)),
-        "department_accuracy": float(
-            np.mean([p == t for p, t in zip(pred_depts, true_depts, strict=True)])
-        ),
-        "department_macro_f1": float(
-            f1_score(true_depts, pred_depts, average="macro", zero_division=0)
-        ),
-        "auto_precision": float(unit_ok[auto].mean()) if auto.any() else None,
-        "auto_department_precision": float(
-            np.mean([pred_depts[i] == true_depts[i] for i in np.nonzero(auto)[0]])
-        )
-        if auto.any()
-        else None,
-        "auto_coverage": float(auto.mean()) if len(texts) else 0.0,
-        "per_class": {
-            code: {"precision": round(float(p), 4), "recall": round(float(r), 4), "support": int(s)}
-            for code, p, r, s in zip(labels, prec, rec, support, strict=True)
-        },
-        "department_confusion": {
-            "labels": dept_labels,
-            "matrix": confusion_matrix(true_depts, pred_depts, labels=dept_labels).tolist(),
-        },
-        "unit_confusion": _sparse_confusion(units, pred_units),
-        "precision_coverage": curve,
-        "ms_per_document": round(ms, 3),
-    }
-
-
-def _sparse_confusion(truth: Sequence[str], pred: Sequence[str]) -> list[list[Any]]:
-    counts: dict[tuple[str, str], int] = {}
-    for t, p in zip(truth, pred, strict=True):
-        if t != p:
-            counts[(t, p)] = counts.get((t, p), 0) + 1
-    return [[t, p, c] for (t, p), c in sorted(counts.items(), key=lambda kv: -kv[1])]
-
-
-def precision_coverage_png(metrics: dict[str, Any], title: str) -> bytes:
-    """PNG plot of automatic-routing precision against coverage (matplotlib, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curve = np.array(metrics.get("precision_coverage") or [[0, 0, 0]], dtype=float)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(curve[:, 0], curve[:, 1], label="Präzision")
-    if metrics.get("auto_precision") is not None:
-        ax.scatter(
-            [metrics["auto_coverage"]],
-            [metrics["auto_precision"]],
-            color="red",
-            zorder=3,
-            label="gewählte Schwellen",
-        )
-    ax.set_xlabel("Abdeckung (Anteil automatisch zugestellt)")
-    ax.set_ylabel("Präzision (Einheit richtig)")
-    ax.set_ylim(max(0.0, float(curve[:, 1].min()) - 0.05), 1.005)
-    ax.set_xlim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left")
-    ax.set_title(title)
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 # -- one training run --------------------------------------------------------------------
 
 
@@ -416,162 +253,5 @@ def _thresholds_from_oof(
 
 
 def new_version_name() -> str:
+    """A new, sortable version name from the current UTC time (``mYYYYMMDD-HHMMSS-mmm``)."""
     return datetime.now(UTC).strftime("m%Y%m%d-%H%M%S-%f")[:-3]
-
-
-def save_run(
-    db: Database, store: ObjectStore, run: TrainingRun, *, notes: str | None = None
-) -> ModelVersion:
-    """Store model file, plot and held-out set in the object store and list the version."""
-    version = run.router.version
-    arrays, meta = run.router.model.to_arrays()
-    meta = {
-        **meta,
-        "version": version,
-        "thresholds": run.router.thresholds,
-        "prior_weight": run.router.prior_weight if run.router.prior is not None else 0.0,
-    }
-    key, digest = model_io.store_model(store, version, model_io.dump_model(arrays, meta))
-    plot = precision_coverage_png(run.metrics, f"Modell {version}")
-    store.put(model_io.plot_key(version), plot, "image/png")
-    heldout = [{"text": e.text, "unit": e.unit_code, "source": e.source} for e in run.heldout]
-    store.put(heldout_key(version), gzip.compress(json.dumps(heldout).encode()), "application/gzip")
-    row = ModelVersion(
-        version=version,
-        status="candidate",
-        object_key=key,
-        sha256=digest,
-        format_version=model_io.FORMAT_VERSION,
-        sklearn_version=meta.get("sklearn_version") or _sklearn(),
-        training_size=run.training_size,
-        metrics=run.metrics,
-        plot_key=model_io.plot_key(version),
-        notes=notes,
-    )
-    with db.session() as session:
-        session.add(row)
-    return row
-
-
-def heldout_key(version: str) -> str:
-    return f"models/{version}/heldout.json.gz"
-
-
-def load_heldout(store: ObjectStore, version: str) -> list[LabelledText]:
-    raw = json.loads(gzip.decompress(store.get(heldout_key(version))))
-    return [LabelledText(str(r["text"]), str(r["unit"]), str(r.get("source", ""))) for r in raw]
-
-
-def _sklearn() -> str:
-    import sklearn
-
-    return sklearn.__version__
-
-
-def train(
-    db: Database,
-    store: ObjectStore,
-    fileplan: FilePlan,
-    settings: Settings,
-    *,
-    seed: int = 0,
-    notes: str | None = None,
-) -> ModelVersion:
-    """Train on every label in the database; returns the new candidate version."""
-    with db.session() as session:
-        examples = collect_labels(session, fileplan)
-    run = train_router(examples, fileplan, settings, version=new_version_name(), seed=seed)
-    return save_run(db, store, run, notes=notes)
-
-
-# -- labelled folders from a DMS ---------------------------------------------------------
-
-MEDIA_TYPES = {
-    ".txt": "text/plain",
-    ".pdf": "application/pdf",
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-}
-
-
-@dataclass(frozen=True)
-class LabelledFile:
-    """One row of a ``file,unit[,case]`` label list with the file's text."""
-
-    source: str
-    text: str
-    unit_code: str
-    case_ref: str | None
-    sha256: str
-
-
-def read_labelled_dir(
-    directory: Path, labels: Path, fileplan: FilePlan, ocr_text: Callable[[bytes, str], str]
-) -> list[LabelledFile]:
-    """Read ``labels`` (CSV ``file,unit[,case]``) and the files it names below ``directory``.
-    ``.txt`` files are taken as already transcribed; images and PDFs go through ``ocr_text``.
-    Errors name the CSV line."""
-    try:
-        handle = labels.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise BadInputError(f"cannot read {labels}: {exc.strerror}") from exc
-    root = directory.resolve()
-    out: list[LabelledFile] = []
-    errors: list[str] = []
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        if "file" not in header or "unit" not in header:
-            raise BadInputError(f"{labels}:1: the header must be file,unit[,case]")
-        reader.fieldnames = header
-        for row in reader:
-            line = reader.line_num
-            name = (row.get("file") or "").strip()
-            unit = (row.get("unit") or "").strip()
-            path = (root / name).resolve()
-            if not name or not path.is_relative_to(root):
-                errors.append(f"{labels}:{line}: file {name!r} is not inside {directory}")
-                continue
-            if unit not in fileplan.units_by_code:
-                errors.append(f"{labels}:{line}: unit {unit!r} is not in the file plan")
-                continue
-            media = MEDIA_TYPES.get(path.suffix.lower())
-            if media is None or not path.is_file():
-                errors.append(f"{labels}:{line}: {name!r} is missing or not .txt/.pdf/image")
-                continue
-            data = path.read_bytes()
-            text = (
-                data.decode("utf-8", errors="replace")
-                if media == "text/plain"
-                else ocr_text(data, media)
-            )
-            case = (row.get("case") or "").strip() or None
-            out.append(LabelledFile(name, text, unit, case, hashlib.sha256(data).hexdigest()))
-    if errors:
-        raise BadInputError("\n".join(errors[:50]), hint="fix these lines and run again")
-    return out
-
-
-def store_samples(session: Session, files: Sequence[LabelledFile]) -> int:
-    """Save labelled files as training samples; a file seen before (same bytes) is updated."""
-    existing = {
-        s.sha256: s
-        for s in session.scalars(
-            select(TrainingSample).where(TrainingSample.sha256.in_([f.sha256 for f in files]))
-        )
-    }
-    for f in files:
-        sample = existing.get(f.sha256) or TrainingSample(sha256=f.sha256)
-        sample.source, sample.text, sample.unit_code, sample.case_ref = (
-            f.source,
-            f.text,
-            f.unit_code,
-            f.case_ref,
-        )
-        session.add(sample)
-        existing[f.sha256] = sample
-    session.flush()
-    return len(files)

@@ -24,7 +24,10 @@ class Department(BaseModel):
     name: str = Field(min_length=1)
     #: Other names citizens address it by ("Jugendamt", "Amt 51").
     aliases: tuple[str, ...] = ()
-    #: Routing threshold of its own; ``None`` uses the measured or default one.
+    #: Routing threshold the city ships for it. An administrator's value (Verwaltung ->
+    #: Schwellenwerte) wins over it; ``None`` falls back to the threshold the active model
+    #: measured, else ``default_auto_threshold``. Precedence: ``classifiers.thresholds``.
+    #: Read from this file only, never copied into the database.
     auto_threshold: float | None = Field(default=None, gt=0, le=1)
 
 

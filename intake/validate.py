@@ -20,10 +20,9 @@ from PIL import Image, UnidentifiedImageError
 
 from config.settings import Settings
 from mailroom.core.errors import CorruptFile, EmptyFile, FileTooLarge, UnsafePath
+from mailroom.core.media import EXTENSIONS, PDF, sniff_media_type
 from mailroom.infra import poppler
-from workers.rasterize import JPEG, PDF, PNG, TIFF, sniff_media_type
 
-EXTENSIONS = {TIFF: "tif", PNG: "png", JPEG: "jpg", PDF: "pdf"}
 _CHUNK = 1024 * 1024
 
 

@@ -3,8 +3,11 @@
 Polling, not inotify: hot folders are often SMB/NFS shares where change notification does
 not work. Every ``intake_poll_seconds`` a watcher lists its folder, waits until a file (or a
 batch folder, Stapel) has stayed unchanged for ``intake_stable_seconds`` and hands it to
-:func:`intake.register.take_file`. Nothing here may stop the loop: an unavailable database,
+its :class:`Registrar` (the document register: database, object store and queue, in
+:mod:`mailroom.runtime.watchers`). Nothing here may stop the loop: an unavailable database,
 object store or share leaves the files where they are and retries with a jittered backoff.
+
+This module knows folders and files only; it never touches the database itself.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from config.scanlines import ScanLineConfig
+from config.settings import Settings
 from intake import hotfolder
 from mailroom.core.backoff import Backoff
 from mailroom.core.errors import (
@@ -25,9 +30,6 @@ from mailroom.core.errors import (
     StorageUnavailable,
 )
 from mailroom.core.states import DocumentState as S
-from mailroom.infra.db.models import Batch
-from mailroom.runtime.context import AppContext
-from mailroom.runtime.registration import take_file
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,38 @@ DEFERRED = "deferred"  # a service or the file itself failed: the file stays, re
 VANISHED = "vanished"  # the file disappeared before it could be read
 #: Failures that make the whole scan line wait; anything else only delays the one file.
 SERVICE_ERRORS = (DatabaseUnavailable, StorageUnavailable, ConfigurationError)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What the register did with one file (``document_id`` None: the file vanished)."""
+
+    source_name: str
+    document_id: str | None
+    state: str | None = None
+    batch_id: int | None = None
+    destination: Path | None = None
+    reason: str | None = None
+    resumed: bool = False
+    broker_failed: bool = False  # publishing failed; the document stays ``received``
+
+
+class Registrar(Protocol):
+    """The document register the watcher hands complete files to."""
+
+    def take(
+        self, line: ScanLineConfig, path: Path, *, batch_id: int | None, publish: bool
+    ) -> Taken:
+        """Register ``path`` (inside the line's hot folder) and file it away.
+
+        Raises the product's errors: a service error makes the whole line wait, any other
+        only delays this file.
+        """
+        ...
+
+    def batch_id(self, line: ScanLineConfig, name: str, known: int | None) -> int:
+        """The batch (Stapel) of the folder ``name``: ``known`` if it still fits, else new."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -53,10 +87,17 @@ class IntakeResult:
 class ScanLineWatcher:
     """Watches one scan line's hot folder; :meth:`scan_once` is one polling pass."""
 
-    def __init__(self, ctx: AppContext, scan_line: ScanLineConfig, *, observe: bool = True):
-        self.ctx = ctx
+    def __init__(
+        self,
+        settings: Settings,
+        scan_line: ScanLineConfig,
+        registrar: Registrar,
+        *,
+        observe: bool = True,
+    ) -> None:
+        self.settings = settings
         self.line = scan_line
-        settings = ctx.settings
+        self.registrar = registrar
         self.tracker = hotfolder.StabilityTracker(settings.intake_stable_seconds, observe=observe)
         self.services = Backoff(settings.backoff)  # database, object store, the share itself
         self.broker = Backoff(settings.backoff)
@@ -93,14 +134,14 @@ class ScanLineWatcher:
             "%s: watching %s every %.1f s",
             self.line.id,
             self.line.hot_folder,
-            self.ctx.settings.intake_poll_seconds,
+            self.settings.intake_poll_seconds,
         )
         while not stop.is_set():
             try:
                 self.scan_once()
             except Exception:
                 log.exception("%s: intake pass failed; the next poll tries again", self.line.id)
-            stop.wait(self.ctx.settings.intake_poll_seconds)
+            stop.wait(self.settings.intake_poll_seconds)
         log.info("%s: watcher stopped", self.line.id)
 
     # -- single files ----------------------------------------------------------------
@@ -109,7 +150,7 @@ class ScanLineWatcher:
         publish = not self.broker.active
         name = self._display_name(path)
         try:
-            intake = take_file(self.ctx, self.line, path, batch_id=batch_id, publish=publish)
+            taken = self.registrar.take(self.line, path, batch_id=batch_id, publish=publish)
         except Exception as exc:
             if isinstance(exc, SERVICE_ERRORS):
                 reason = self._defer_line(f"{name} stays in the hot folder", exc)
@@ -118,26 +159,25 @@ class ScanLineWatcher:
             return IntakeResult(name, DEFERRED, reason=reason)
         self.services.succeeded()
         self._file_backoff.pop(path, None)
-        doc = intake.document
-        if doc is None:
+        if taken.document_id is None:
             return IntakeResult(name, VANISHED)
-        if intake.broker_failed:
+        if taken.broker_failed:
             delay = self.broker.failed()
             log.warning(
                 "%s: broker unavailable, publishing left to the sweeper for %.1f s",
                 self.line.id,
                 delay,
             )
-        elif publish and doc.state == S.QUEUED:
+        elif publish and taken.state == S.QUEUED:
             self.broker.succeeded()
         return IntakeResult(
-            doc.source_name,
-            str(doc.state),
-            doc.id,
-            doc.batch_id,
-            intake.destination,
-            doc.state_reason,
-            intake.resumed,
+            taken.source_name,
+            str(taken.state),
+            taken.document_id,
+            taken.batch_id,
+            taken.destination,
+            taken.reason,
+            taken.resumed,
         )
 
     def _display_name(self, path: Path) -> str:
@@ -158,8 +198,7 @@ class ScanLineWatcher:
 
     def _defer_file(self, path: Path, name: str, exc: Exception) -> str:
         """Only this file failed (unreadable, cannot be moved): it waits, the others go on."""
-        settings = self.ctx.settings
-        backoff = self._file_backoff.setdefault(path, Backoff(settings.backoff))
+        backoff = self._file_backoff.setdefault(path, Backoff(self.settings.backoff))
         delay = backoff.failed()
         if isinstance(exc, OSError | MailroomError):
             log.warning(
@@ -208,14 +247,9 @@ class ScanLineWatcher:
         name = hotfolder.source_name(hotfolder.relative_inside(self.line.hot_folder, folder))
         marker = folder / hotfolder.BATCH_MARKER
         known = _read_marker(marker)
-        with self.ctx.db.session() as session:
-            batch = session.get(Batch, known) if known is not None else None
-            if batch is not None and batch.scan_line_id == self.line.id and batch.name == name:
-                return batch.id
-            batch = Batch(scan_line_id=self.line.id, name=name)
-            session.add(batch)
-            session.flush()
-            batch_id = batch.id
+        batch_id = self.registrar.batch_id(self.line, name, known)
+        if batch_id == known:
+            return batch_id
         tmp = marker.with_name(marker.name + ".tmp")
         tmp.write_text(str(batch_id))
         os.replace(tmp, marker)  # replaces a planted link itself, never its target
@@ -229,29 +263,3 @@ def _read_marker(marker: Path) -> int | None:
             return int(fh.read(32).strip())
     except (OSError, ValueError):
         return None
-
-
-def scan_once(ctx: AppContext, scan_line: ScanLineConfig) -> list[IntakeResult]:
-    """One pass over a hot folder with no memory of earlier passes.
-
-    A file counts as complete when its mtime is ``intake_stable_seconds`` old (the
-    long-running watcher additionally watches it stay unchanged). For tests and one-off runs.
-    """
-    return ScanLineWatcher(ctx, scan_line, observe=False).scan_once()
-
-
-def run_watchers(ctx: AppContext, stop: threading.Event) -> None:
-    """Watch every configured scan line, one thread each; return once ``stop`` is set."""
-    threads = [
-        threading.Thread(
-            target=ScanLineWatcher(ctx, line).run,
-            args=(stop,),
-            name=f"intake-{line.id}",
-            daemon=True,
-        )
-        for line in ctx.scan_lines
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()

@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # The one source of the version is pyproject's [project] version, via the installed metadata.
+    __version__ = version("mailroom")
+except PackageNotFoundError:  # a source tree that was never installed: pip install -e .
+    __version__ = "0+unknown"

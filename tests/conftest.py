@@ -115,3 +115,13 @@ def web_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppConte
     seed_users(ctx)
     yield ctx
     ctx.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder: ``integration`` (real servers, other processes), ``browser``."""
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        elif "browser" in parts:
+            item.add_marker(pytest.mark.browser)

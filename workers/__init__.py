@@ -1,0 +1,1 @@
+"""The OCR stages: rasterize, preprocess, recognize, searchable PDF, products, DMS record."""

@@ -21,37 +21,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mailroom.core.domain import GrayImage, PageImage
 from mailroom.core.errors import CorruptFile, EmptyFile, FileTooLarge, UnsupportedFileType
+from mailroom.core.media import JPEG, PDF, PNG, TIFF
 from mailroom.infra import poppler
 from workers import pdf_scans
 
-TIFF, PNG, JPEG, PDF = "image/tiff", "image/png", "image/jpeg", "application/pdf"
 SUPPORTED = (TIFF, PNG, JPEG, PDF)
 DEFAULT_DPI = 300
 #: A page wider/taller than this many inches at its declared dpi means the dpi tag is wrong
 #: (a 2480-pixel A4 scan tagged 72 dpi would otherwise be upscaled four times).
 _MAX_PLAUSIBLE_INCHES = 24.0
 _PDF_CHUNK = 8  # pages rendered per pdftoppm call: bounds memory, keeps process starts few
-
-
-def sniff_media_type(data: bytes) -> str:
-    """Tell the media type from the magic bytes: TIFF, PNG, JPEG or PDF.
-
-    Raises :class:`EmptyFile` for zero bytes and :class:`UnsupportedFileType` otherwise.
-    """
-    if not data:
-        raise EmptyFile("the file is empty (0 bytes)", hint="check the scanner's export")
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return TIFF
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return PNG
-    if data[:3] == b"\xff\xd8\xff":
-        return JPEG
-    if b"%PDF-" in data[:1024]:  # the PDF spec tolerates junk before the header
-        return PDF
-    raise UnsupportedFileType(
-        "the file is neither TIFF, PNG, JPEG nor PDF",
-        hint="configure the scan line to export TIFF or PDF",
-    )
 
 
 def rasterize(

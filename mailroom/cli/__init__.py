@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mailroom import __version__
 from mailroom.cli import (
     cases,
     common,
@@ -28,6 +29,13 @@ app = typer.Typer(
 )
 
 
+def show_version(value: bool) -> None:
+    """``--version``: print ``mailroom <version>`` and exit 0, before any command runs."""
+    if value:
+        print(f"mailroom {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     file_plan: Annotated[
@@ -38,6 +46,12 @@ def root(
         Path | None, typer.Option("--data-dir", help="Data directory (MAILROOM_DATA_DIR)")
     ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING")] = "INFO",
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=show_version, is_eager=True, help="Print the version, exit"
+        ),
+    ] = False,
 ) -> None:
     common.file_plan_path(file_plan)
     common.data_dir_path(data_dir)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from classifiers.cases import import_cases_csv
 from mailroom.cli.common import app_context, console, report_errors
+from mailroom.services.cases import import_cases_csv
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -11,11 +10,11 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
 
 from config.settings import Settings, load_settings
 from mailroom.core.errors import MailroomError
+from mailroom.runtime import logs
 from mailroom.runtime.context import AppContext
 
 console = Console()
@@ -38,13 +37,8 @@ def app_context(*, migrate: bool | None = None) -> AppContext:
 
 
 def setup_logging(level: str = "INFO") -> None:
-    root = logging.getLogger()
-    if any(isinstance(h, RichHandler) for h in root.handlers):
-        return
-    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
-    logging.basicConfig(level=level.upper(), handlers=[handler], format="%(message)s")
-    for noisy in ("amqp", "kombu", "urllib3", "alembic", "multipart", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Log lines to standard error (rich), for every command."""
+    logs.setup_logging(level, err_console)
 
 
 def report_errors(func: F) -> F:

@@ -19,9 +19,9 @@ def drop_demo_letters(ctx: AppContext, *, count: int = 6, seed: int | None = Non
     Files are written under a temporary name and renamed, as a scanner's capture software
     does, so the watcher never sees half a file.
     """
-    from classifiers.cases import import_cases_csv
     from mailroom.demo.letters import generate_letters
     from mailroom.demo.scan import degrade, pdf_bytes, png_bytes, render_page, tiff_bytes
+    from mailroom.services.cases import import_cases_csv
 
     seed = seed if seed is not None else random.SystemRandom().randrange(1_000_000)
     examples = CONFIG_DIR / "cases.example.csv"
@@ -77,10 +77,10 @@ def demo(
 ) -> None:
     """Scan a few demo letters into scan line 1 and watch them being processed."""
     from mailroom.cli.status import collect_status, render_status
-    from mailroom.runtime.supervisor import Supervisor
+    from mailroom.cli.supervise import supervisor
 
     ctx = app_context()
     files = drop_demo_letters(ctx, count=count, seed=seed)
     err_console.print(f"{len(files)} Briefe in {ctx.scan_lines[0].hot_folder} abgelegt")
-    Supervisor(ctx, workers=workers, web=False, live=console.is_terminal).run(exit_when_idle=True)
+    supervisor(ctx, workers=workers, web=False, live=True).run(exit_when_idle=True)
     console.print(render_status(collect_status(ctx, limit=count)))

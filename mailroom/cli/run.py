@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +20,7 @@ from mailroom.runtime.context import AppContext
 @report_errors
 def watch() -> None:
     """Watch the scan lines' hot folders (Scanstraßen) and register every new file."""
-    from intake.watcher import run_watchers
+    from mailroom.runtime.watchers import run_watchers
 
     ctx = app_context()
     stop = threading.Event()
@@ -135,58 +133,16 @@ def up(
     ] = False,
 ) -> None:
     """Start everything: watchers, workers, web application, background retraining."""
-    from mailroom.runtime.supervisor import Supervisor
-
-    s = settings()
     ctx = app_context()
-    sup = Supervisor(ctx, workers=workers or s.workers, web=web, live=live and console.is_terminal)
+    from mailroom.cli.supervise import supervisor
+
+    sup = supervisor(ctx, workers=workers or ctx.settings.workers, web=web, live=live)
     if demo:
         from mailroom.cli.demo import drop_demo_letters
 
         dropped = drop_demo_letters(ctx, count=6)
         err_console.print(f"{len(dropped)} Demo-Briefe in {ctx.scan_lines[0].hot_folder} abgelegt")
     sup.run(exit_when_idle=exit_when_idle)
-
-
-def spawn_workers(settings_: Any, count: int) -> list[multiprocessing.process.BaseProcess]:
-    from mailroom.runtime.processes import worker_process
-
-    mp = multiprocessing.get_context("spawn")
-    procs: list[multiprocessing.process.BaseProcess] = []
-    for i in range(count):
-        proc = mp.Process(
-            target=worker_process,
-            args=(settings_, f"worker-{i + 1}@{os.getpid()}"),
-            name=f"mailroom-worker-{i + 1}",
-            daemon=False,
-        )
-        proc.start()
-        procs.append(proc)
-    return procs
-
-
-def wait_idle(ctx: AppContext, timeout: float) -> bool:
-    """True once no document is pending and the hot folders are empty."""
-    from sqlalchemy import func, select
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with ctx.db.session() as session:
-            pending = session.scalar(
-                select(func.count())
-                .select_from(models.Document)
-                .where(models.Document.state.in_(states.PENDING_STATES))
-            )
-        waiting = any(
-            p.is_file() and not p.name.startswith(".")
-            for line in ctx.scan_lines
-            if line.hot_folder.exists()
-            for p in line.hot_folder.iterdir()
-        )
-        if not pending and not waiting:
-            return True
-        time.sleep(0.5)
-    return False
 
 
 __all__ = ["MailroomError", "process", "up", "watch", "worker"]

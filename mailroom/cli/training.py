@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from classifiers.training import evaluate_router, read_labelled_dir, store_samples
-from classifiers.training import train as train_model
+from classifiers.evaluation import evaluate_router
 from mailroom.cli.common import app_context, console, err_console, report_errors
 from mailroom.core.errors import BadInputError
 from mailroom.runtime.context import AppContext
+from mailroom.runtime.pipeline import recognize_file
+from mailroom.services.training import read_labelled_dir, store_samples
+from mailroom.services.training import train as train_model
 
 
-def _ocr(ctx: AppContext) -> Any:
-    return lambda data, media: ctx.ocr_text(data, media)
+def _ocr(ctx: AppContext) -> Callable[[bytes, str], str]:
+    """OCR for labelled scans and PDFs: the pipeline's rasterise and recognise stages."""
+
+    def ocr_text(data: bytes, media_type: str) -> str:
+        pages = recognize_file(data, ctx, media_type=media_type)
+        return "\n\n".join(ocr.text for _page, ocr in pages)
+
+    return ocr_text
 
 
 def _print_metrics(metrics: dict[str, Any], title: str) -> None:

@@ -5,8 +5,8 @@ nothing here touches a database, a queue or a file."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -134,3 +134,35 @@ class RoutingResult:
     alternatives: list[Alternative] = field(default_factory=list)  # runner-ups, best first
     reasons: list[str] = field(default_factory=list)  # human-readable, German
     classifier_version: str = ""
+
+
+@dataclass(frozen=True)
+class DocumentInput:
+    """What the pipeline needs to know about a registered document (loaded by the worker)."""
+
+    id: str
+    source_name: str
+    media_type: str
+    original_key: str
+    sha256: str
+    size_bytes: int
+    received_at: datetime
+    scan_line: dict[str, Any]
+    batch: dict[str, Any] | None
+
+
+@dataclass
+class Recognized:
+    """The prepared pages and their OCR results, in page order."""
+
+    pages: list[PreparedPage]
+    results: list[PageOcr]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(r.text for r in self.results if r.text)
+
+    @property
+    def mean_confidence(self) -> float | None:
+        confs = [r.confidence for r in self.results if r.confidence is not None]
+        return round(sum(confs) / len(confs), 2) if confs else None

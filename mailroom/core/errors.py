@@ -2,17 +2,41 @@
 
 Every error says whether it is *permanent* (bad input or bad configuration: quarantine,
 dead-letter, never retry) or *transient* (a service is briefly unavailable: retry with
-backoff). One place per surface turns these into exit codes (``mailroom.cli``), HTTP
-statuses (``web``) and queue actions (``workers.consumer``).
+backoff). One place per surface turns these into exit codes (``mailroom.cli``, codes in
+``ExitCode``), HTTP statuses (``mailroom.web``) and queue actions (``mailroom.runtime``).
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The CLI's exit codes, a stable interface for scripts (README: "Exit codes").
+
+    Never renumber a code; add new ones. 2 is shared on purpose: click exits 2 on a usage
+    error (unknown command or option), and a wrong command line and a wrong configuration
+    call for the same reaction (fix it, retrying unchanged is pointless).
+    """
+
+    OK = 0
+    GENERIC = 1  # also an unexpected exception (with a traceback)
+    CONFIGURATION = 2  # and click's usage error
+    MISSING_DEPENDENCY = 3
+    BAD_INPUT = 4
+    PROCESSING = 5
+    MODEL = 6
+    NOT_FOUND = 7
+    PERMISSION = 8
+    CONFLICT = 9
+    TOO_MANY_ATTEMPTS = 10
+    TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL: try again later
 
 
 class MailroomError(Exception):
     """Root of all mailroom errors. ``exit_code`` is what the CLI exits with."""
 
-    exit_code = 1
+    exit_code: ExitCode = ExitCode.GENERIC
     permanent = True
     http_status = 500
 
@@ -31,13 +55,13 @@ class MailroomError(Exception):
 class ConfigurationError(MailroomError):
     """Settings or domain configuration (file plan, scan lines) are invalid."""
 
-    exit_code = 2
+    exit_code = ExitCode.CONFIGURATION
 
 
 class MissingDependencyError(MailroomError):
     """An external program (Tesseract, Poppler) or its data is missing."""
 
-    exit_code = 3
+    exit_code = ExitCode.MISSING_DEPENDENCY
 
 
 # --- bad input: permanent, goes to quarantine ------------------------------------
@@ -46,7 +70,7 @@ class MissingDependencyError(MailroomError):
 class BadInputError(MailroomError):
     """The scanned file cannot be processed; it goes to quarantine with this reason."""
 
-    exit_code = 4
+    exit_code = ExitCode.BAD_INPUT
     http_status = 422
 
 
@@ -81,7 +105,7 @@ class TransientError(MailroomError):
     """A service failed in a way that may pass; the work is retried with backoff."""
 
     permanent = False
-    exit_code = 75  # EX_TEMPFAIL
+    exit_code = ExitCode.TEMPFAIL
     http_status = 503
 
 
@@ -107,7 +131,7 @@ class OcrTimeout(TransientError):
 class ProcessingError(MailroomError):
     """A pipeline stage failed on this document for a reason retrying will not fix."""
 
-    exit_code = 5
+    exit_code = ExitCode.PROCESSING
 
 
 class OcrError(ProcessingError):
@@ -117,13 +141,13 @@ class OcrError(ProcessingError):
 class ModelError(MailroomError):
     """A classifier model file is corrupt, foreign or of an unknown format version."""
 
-    exit_code = 6
+    exit_code = ExitCode.MODEL
 
 
 class NotFound(MailroomError):
     """A document, case, user or model version does not exist."""
 
-    exit_code = 7
+    exit_code = ExitCode.NOT_FOUND
     http_status = 404
 
 
@@ -134,14 +158,14 @@ class WrongPassword(BadInputError):
 class PermissionDenied(MailroomError):
     """The caller may not see or change this object."""
 
-    exit_code = 8
+    exit_code = ExitCode.PERMISSION
     http_status = 403
 
 
 class Conflict(MailroomError):
     """The action does not fit the object's current state."""
 
-    exit_code = 9
+    exit_code = ExitCode.CONFLICT
     http_status = 409
 
 
@@ -151,7 +175,7 @@ class TooManyAttempts(MailroomError):
     ``retry_after`` is the number of seconds until the next attempt is accepted.
     """
 
-    exit_code = 10
+    exit_code = ExitCode.TOO_MANY_ATTEMPTS
     permanent = False
     http_status = 429
 

@@ -1,1 +1,1 @@
-
+"""Infrastructure: database, object store, queue and the external programs."""

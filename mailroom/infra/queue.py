@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 ROUTING_KEY = "document"
 DEAD_ROUTING_KEY = "dead"
+#: How often kombu's virtual transports (filesystem, memory) look for new messages.
+VIRTUAL_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,12 @@ class DocumentQueue:
                 "data_folder_in": str(folder),
                 "data_folder_out": str(folder),
                 "control_folder": str(folder / "control"),
-                "polling_interval": 0.2,
+                "polling_interval": VIRTUAL_POLL_SECONDS,
             }
+        elif self.settings.queue_url.startswith("memory"):
+            # kombu's in-process transport (tests): polled like the filesystem one, not
+            # at kombu's default of once a second.
+            options = {"polling_interval": VIRTUAL_POLL_SECONDS}
         elif self.amqp:
             options = {"confirm_publish": True}
         return Connection(
@@ -107,7 +113,10 @@ class DocumentQueue:
         )
 
     def declare(self, conn: Connection) -> None:
-        channel = conn.default_channel
+        """Declare the document queue and the dead-letter queue (idempotent)."""
+        self._declare_on(conn.default_channel)
+
+    def _declare_on(self, channel: Any) -> None:
         self.queue.bind(channel).declare()
         self.dead_queue.bind(channel).declare()
 
@@ -170,14 +179,28 @@ class DocumentQueue:
 
     def consumer(self, conn: Connection, callback: Callable[[Any, Message], None]) -> Consumer:
         """One message in flight per process (prefetch 1), manual acknowledgement."""
-        self.declare(conn)
+        return self.channel_consumer(conn.default_channel, callback)
+
+    def channel_consumer(
+        self,
+        channel: Any,
+        callback: Callable[[Any, Message], None],
+        on_decode_error: Callable[[Message, Exception], None] | None = None,
+    ) -> Consumer:
+        """:meth:`consumer` on a given channel (kombu's ``ConsumerMixin`` hands one over).
+
+        ``on_decode_error`` receives messages whose body is not JSON or has another
+        content type; without it kombu raises out of ``drain_events``.
+        """
+        self._declare_on(channel)
         consumer = Consumer(
-            conn.default_channel,
+            channel,
             queues=[self.queue],
             callbacks=[callback],
             accept=["json", "application/json"],
             prefetch_count=1,
             auto_declare=False,
+            on_decode_error=on_decode_error,
         )
         # The filesystem transport ignores prefetch, so also make kombu's QoS honour it.
         consumer.qos(prefetch_count=1)

@@ -1,1 +1,1 @@
-
+"""Orchestration: the application context, the pipeline, workers, watchers, supervisor."""

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from config.fileplan import FilePlan, load_file_plan
 from config.scanlines import ScanLineConfig, load_scan_lines
 from config.settings import Settings
@@ -17,9 +14,11 @@ from mailroom.infra.db import models
 from mailroom.infra.db.database import Database
 from mailroom.infra.objects import ObjectStore, open_object_store
 from mailroom.infra.queue import DocumentQueue
+from mailroom.services.fileplan import sync_file_plan
 
 if TYPE_CHECKING:
     from mailroom.infra.tesseract import OcrEngine
+    from mailroom.services.cases import OpenCaseIndex
     from mailroom.services.model_versions import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -64,12 +63,12 @@ class AppContext:
 
         return ModelRegistry(self.db, self.store, self.fileplan, self.settings)
 
-    def ocr_text(self, data: bytes, media_type: str | None = None) -> str:
-        """Recognise a whole file (image or PDF) to plain text with the pipeline's stages."""
-        from mailroom.runtime.pipeline import recognize_file
+    @cached_property
+    def cases(self) -> OpenCaseIndex:
+        """This process's index of the open cases, rebuilt only when cases change."""
+        from mailroom.services.cases import OpenCaseIndex
 
-        pages = recognize_file(data, self, media_type=media_type)
-        return "\n\n".join(ocr.text for _page, ocr in pages)
+        return OpenCaseIndex(self.db)
 
     def sync_configuration(self) -> None:
         """Mirror the file plan and scan lines into the database (idempotent)."""
@@ -83,33 +82,3 @@ class AppContext:
 
     def close(self) -> None:
         self.db.dispose()
-
-
-def sync_file_plan(session: Session, fileplan: FilePlan) -> None:
-    """Write departments and units of the file plan to the database; others go inactive."""
-    depts = {d.id: d for d in session.scalars(select(models.Department))}
-    for dept in fileplan.departments:
-        row = depts.pop(dept.id, None) or models.Department(id=dept.id)
-        row.name = dept.name
-        row.aliases = list(dept.aliases)
-        row.active = True
-        if dept.auto_threshold is not None:
-            row.auto_threshold = dept.auto_threshold
-        session.add(row)
-    for row in depts.values():
-        row.active = False
-    session.flush()
-    units = {u.code: u for u in session.scalars(select(models.FilePlanUnit))}
-    for unit in fileplan.units:
-        urow = units.pop(unit.code, None) or models.FilePlanUnit(code=unit.code)
-        urow.title = unit.title
-        urow.department_id = unit.department
-        urow.retention_years = unit.retention_years
-        urow.disposal = unit.disposal
-        urow.description = unit.description
-        urow.keywords = list(unit.keywords)
-        urow.reference_patterns = list(unit.reference_patterns)
-        urow.active = True
-        session.add(urow)
-    for urow in units.values():
-        urow.active = False

@@ -11,6 +11,7 @@ from types import FrameType
 import cv2
 
 from config.settings import Settings
+from mailroom.runtime import logs
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.worker import Worker
 
@@ -36,9 +37,7 @@ def worker_process(settings: Settings, name: str | None = None) -> None:
     """
     os.environ["OMP_THREAD_LIMIT"] = "1"
     cv2.setNumThreads(1)
-    from mailroom.cli.common import setup_logging
-
-    setup_logging(settings.log_level)
+    logs.setup_logging(settings.log_level)
     stop = threading.Event()
     stop_on_signals(stop)
     ctx = AppContext.from_settings(settings, migrate=False)

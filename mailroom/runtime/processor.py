@@ -11,20 +11,22 @@ from __future__ import annotations
 import enum
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, delete, false, or_, true, update
+from sqlalchemy import delete, false, or_, true, update
 from sqlalchemy.orm import Session
 
-from mailroom.core.errors import BadInputError, MailroomError, TransientError
+from mailroom.core.domain import DocumentInput, PageOcr, PreparedPage
+from mailroom.core.errors import BadInputError, MailroomError, ProcessingError, TransientError
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db import models
-from mailroom.infra.db.database import audit, set_state
 from mailroom.infra.db.models import utcnow
+from mailroom.lifecycle import IllegalTransition, transition
 from mailroom.runtime.context import AppContext
-from mailroom.runtime.pipeline import DocumentInput, PipelineResult, run_pipeline
+from mailroom.runtime.pipeline import PipelineResult, run_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -83,66 +85,56 @@ class DocumentProcessor:
     # -- steps ----------------------------------------------------------------------------
 
     def _claim(self, document_id: str, *, takeover: bool = False) -> DocumentInput | Report:
-        now = utcnow()
-        settings = self.ctx.settings
         with self.ctx.db.session() as session:
             doc = session.get(models.Document, document_id)
             if doc is None:
                 return Report(document_id, Outcome.DEAD, reason="unknown document")
             if doc.state in FINISHED:
                 return Report(document_id, Outcome.SKIPPED, doc.state, "already finished")
-            if doc.attempts >= settings.max_attempts:
-                set_state(
-                    session,
-                    doc,
-                    S.FAILED,
-                    self.owner,
-                    f"gave up after {doc.attempts} attempts (the worker stopped each time)",
-                )
-                doc.lease_owner = doc.lease_until = None
-                return Report(document_id, Outcome.DEAD, S.FAILED, doc.state_reason)
-            # One conditional UPDATE is the claim: atomic on SQLite and PostgreSQL alike.
-            claimed = cast(
-                "CursorResult[Any]",
-                session.execute(
-                    update(models.Document)
-                    .where(
-                        models.Document.id == document_id,
-                        or_(
-                            models.Document.state.in_(CLAIMABLE),
-                            (models.Document.state == S.PROCESSING)
-                            & or_(
-                                models.Document.lease_until.is_(None),
-                                models.Document.lease_until < now,
-                                models.Document.lease_owner == self.owner,
-                                true() if takeover else false(),
-                            ),
-                        ),
-                    )
-                    .values(
-                        state=S.PROCESSING,
-                        attempts=models.Document.attempts + 1,
-                        lease_owner=self.owner,
-                        lease_until=now + timedelta(seconds=settings.lease_seconds),
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                ),
-            ).rowcount
-            if not claimed:
+            if doc.attempts >= self.ctx.settings.max_attempts:
+                reason = f"gave up after {doc.attempts} attempts (the worker stopped each time)"
+                return self._give_up(session, doc, reason)
+            if not self._take(session, doc, takeover=takeover):
                 return Report(document_id, Outcome.SKIPPED, doc.state, "held by another worker")
-            audit(
-                session,
-                self.owner,
-                "state",
-                document_id=document_id,
-                from_state=doc.state,
-                to_state=S.PROCESSING,
-                attempt=doc.attempts + 1,
-            )
             session.flush()
             session.refresh(doc)
-            return DocumentInput.from_row(doc)
+            return document_input(doc)
+
+    def _take(self, session: Session, doc: models.Document, *, takeover: bool) -> bool:
+        """The claim: one conditional transition to ``processing`` (atomic on both databases).
+
+        A document in ``processing`` is taken only if its lease ran out or is this worker's,
+        or on ``takeover`` (the message was redelivered: the previous consumer is gone).
+        """
+        D = models.Document
+        now = utcnow()
+        lease_free = or_(
+            D.state != S.PROCESSING,
+            D.lease_until.is_(None),
+            D.lease_until < now,
+            D.lease_owner == self.owner,
+            true() if takeover else false(),
+        )
+        lease = {
+            "attempts": D.attempts + 1,
+            "lease_owner": self.owner,
+            "lease_until": now + timedelta(seconds=self.ctx.settings.lease_seconds),
+            "updated_at": now,
+        }
+        try:
+            previous = transition(
+                session,
+                doc.id,
+                S.PROCESSING,
+                self.owner,
+                expect=(*CLAIMABLE, S.PROCESSING),
+                where=[lease_free],
+                values=lease,
+                attempt=doc.attempts + 1,
+            )
+        except IllegalTransition:
+            return False  # finished meanwhile
+        return previous is not None
 
     def _heartbeat(self, document_id: str) -> None:
         """Extend the lease while a long document is being recognised (at most every 30 s)."""
@@ -169,6 +161,16 @@ class DocumentProcessor:
                     doc.state if doc else None,
                     "finished by another worker",
                 )
+            if not self._record(
+                session,
+                doc.id,
+                state,
+                None if state == S.ROUTED else "; ".join(routing.reasons[:3]) or None,
+                department=routing.department_id,
+                unit=routing.unit_code,
+                confidence=round(routing.confidence, 4),
+            ):
+                return self._skipped(session, doc)
             _write_result(session, doc, result)
             session.execute(
                 delete(models.RoutingDecision).where(
@@ -190,26 +192,17 @@ class DocumentProcessor:
                     reasons=routing.reasons,
                 )
             )
-            set_state(
-                session,
-                doc,
-                state,
-                self.owner,
-                None if state == S.ROUTED else "; ".join(routing.reasons[:3]) or None,
-                department=routing.department_id,
-                unit=routing.unit_code,
-                confidence=round(routing.confidence, 4),
-            )
         return Report(result.doc.id, Outcome.DONE, state, result=result)
 
-    def _fail(self, document_id: str, state: str, exc: MailroomError) -> Report:
+    def _fail(self, document_id: str, state: S, exc: MailroomError) -> Report:
         reason = str(exc)
         log.warning("document %s: %s (%s)", document_id, state, reason)
         with self.ctx.db.session() as session:
             doc = session.get(models.Document, document_id)
-            if doc is not None:
-                set_state(session, doc, state, self.owner, reason, error=type(exc).__name__)
-                doc.lease_owner = doc.lease_until = None
+            if doc is not None and not self._record(
+                session, document_id, state, reason, error=type(exc).__name__
+            ):
+                return self._skipped(session, doc)
         return Report(document_id, Outcome.DEAD, state, reason)
 
     def _retry(self, document_id: str, exc: Exception) -> Report:
@@ -219,84 +212,109 @@ class DocumentProcessor:
             if doc is None:
                 return Report(document_id, Outcome.DEAD, reason="unknown document")
             if doc.attempts >= self.ctx.settings.max_attempts:
-                set_state(
-                    session,
-                    doc,
-                    S.FAILED,
-                    self.owner,
-                    f"gave up after {doc.attempts} attempts: {reason}",
+                return self._give_up(
+                    session, doc, f"gave up after {doc.attempts} attempts: {reason}"
                 )
-                doc.lease_owner = doc.lease_until = None
-                return Report(document_id, Outcome.DEAD, S.FAILED, doc.state_reason)
-            doc.next_attempt_at = self.ctx.settings.backoff.next_attempt_at(utcnow(), doc.attempts)
-            set_state(
+            due = self.ctx.settings.backoff.next_attempt_at(utcnow(), doc.attempts)
+            if not self._record(
                 session,
-                doc,
+                document_id,
                 S.RETRY_WAIT,
-                self.owner,
                 reason,
-                next_attempt_at=doc.next_attempt_at.isoformat(),
-            )
-            doc.lease_owner = doc.lease_until = None
+                values={"next_attempt_at": due},
+                next_attempt_at=due.isoformat(),
+            ):
+                return self._skipped(session, doc)
         log.warning("document %s: will retry (%s)", document_id, reason)
         return Report(document_id, Outcome.RETRY, S.RETRY_WAIT, reason)
 
+    def _give_up(self, session: Session, doc: models.Document, reason: str) -> Report:
+        """Fail the document for good: it used up ``max_attempts``."""
+        if not self._record(session, doc.id, S.FAILED, reason):
+            return self._skipped(session, doc)
+        return Report(doc.id, Outcome.DEAD, S.FAILED, reason)
+
+    def _record(
+        self,
+        session: Session,
+        document_id: str,
+        state: S,
+        reason: str | None,
+        *,
+        values: Mapping[str, Any] | None = None,
+        **detail: Any,
+    ) -> bool:
+        """Record this worker's outcome and end its lease.
+
+        False if another worker finished the document first (its result stands) or
+        changed it just now.
+        """
+        try:
+            previous = transition(
+                session,
+                document_id,
+                state,
+                self.owner,
+                reason=reason,
+                values={"lease_owner": None, "lease_until": None, **(values or {})},
+                **detail,
+            )
+        except IllegalTransition:
+            return False
+        return previous is not None
+
+    def _skipped(self, session: Session, doc: models.Document) -> Report:
+        session.refresh(doc)
+        return Report(doc.id, Outcome.SKIPPED, doc.state, "finished by another worker")
+
 
 def _write_result(session: Session, doc: models.Document, result: PipelineResult) -> None:
-    """Copy the pipeline's findings onto the document row and replace its pages."""
-    routing, extraction = result.routing, result.extraction
+    """Put the DMS record's values on the document row and replace its pages."""
     session.execute(delete(models.Page).where(models.Page.document_id == doc.id))
     session.expire(doc, ["pages"])
+    page_keys = result.objects["pages"]
     for page, ocr in zip(result.recognized.pages, result.recognized.results, strict=True):
-        height, width = page.image.shape[:2]
-        session.add(
-            models.Page(
-                document_id=doc.id,
-                number=page.number,
-                width=width,
-                height=height,
-                dpi=page.dpi,
-                rotation=page.rotation,
-                skew_degrees=page.skew_degrees,
-                blank=page.blank,
-                ocr_confidence=ocr.confidence,
-                text=ocr.text,
-                image_key=result.objects["pages"][page.number - 1],
-                low_confidence_regions=[
-                    [b.left, b.top, b.width, b.height] for b in ocr.low_confidence_regions
-                ],
-            )
-        )
-    doc.page_count = len(result.recognized.pages)
-    doc.text = result.recognized.text
-    doc.ocr_engine = result.recognized.results[0].engine if result.recognized.results else None
-    doc.ocr_confidence = result.recognized.mean_confidence
-    doc.subject = extraction.subject
-    doc.sender = extraction.sender
-    doc.recipient = extraction.recipient
-    doc.letter_date = extraction.letter_date
-    doc.extraction = {
-        "references": [asdict(r) for r in extraction.references],
-        "addressed_departments": extraction.addressed_departments,
-        "names": extraction.names,
-        "case_candidates": [asdict(c) for c in result.case_match.candidates],
-        "case_ambiguous": result.case_match.ambiguous,
-    }
-    doc.low_confidence_regions = [
-        {"page": ocr.number, "box": [b.left, b.top, b.width, b.height]}
-        for ocr in result.recognized.results
-        for b in ocr.low_confidence_regions
-    ]
-    doc.department_id = routing.department_id
-    doc.unit_code = routing.unit_code
-    doc.case_id = routing.case_id
-    doc.confidence = routing.confidence
-    doc.decision = routing.decision
-    doc.classifier_version = routing.classifier_version
-    doc.alternatives = [asdict(a) for a in routing.alternatives]
-    doc.reasons = routing.reasons
-    doc.objects = result.objects
+        session.add(_page_row(doc.id, page, ocr, page_keys[page.number - 1]))
+    for column, value in result.record.columns.items():
+        setattr(doc, column, value)
     doc.processed_at = utcnow()
     doc.processing_seconds = round(result.seconds, 3)
     doc.lease_owner = doc.lease_until = None
     doc.next_attempt_at = None
+
+
+def _page_row(document_id: str, page: PreparedPage, ocr: PageOcr, image_key: str) -> models.Page:
+    height, width = page.image.shape[:2]
+    return models.Page(
+        document_id=document_id,
+        number=page.number,
+        width=width,
+        height=height,
+        dpi=page.dpi,
+        rotation=page.rotation,
+        skew_degrees=page.skew_degrees,
+        blank=page.blank,
+        ocr_confidence=ocr.confidence,
+        text=ocr.text,
+        image_key=image_key,
+        low_confidence_regions=[
+            [b.left, b.top, b.width, b.height] for b in ocr.low_confidence_regions
+        ],
+    )
+
+
+def document_input(doc: models.Document) -> DocumentInput:
+    """What the pipeline needs of a registered document's row."""
+    if not doc.original_key:
+        raise ProcessingError(f"document {doc.id} has no stored original")
+    return DocumentInput(
+        id=doc.id,
+        source_name=doc.source_name,
+        media_type=doc.media_type,
+        original_key=doc.original_key,
+        sha256=doc.sha256,
+        size_bytes=doc.size_bytes,
+        received_at=doc.received_at,
+        scan_line={"ID": doc.scan_line_id, "Name": doc.scan_line.name if doc.scan_line else None},
+        batch={"ID": doc.batch.id, "Name": doc.batch.name} if doc.batch else None,
+    )

@@ -20,12 +20,12 @@ import hashlib
 import logging
 import os
 import stat
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.scanlines import ScanLineConfig
@@ -38,13 +38,14 @@ from mailroom.core.errors import (
     TransientError,
     UnsafePath,
 )
+from mailroom.core.media import sniff_media_type
 from mailroom.core.states import DocumentState as S
-from mailroom.infra.db.database import audit, set_state
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import AuditEvent, Batch, Document, new_id, utcnow
 from mailroom.infra.objects import document_key
 from mailroom.infra.queue import DocumentMessage
+from mailroom.lifecycle import IllegalTransition, begin, transition
 from mailroom.runtime.context import AppContext
-from workers.rasterize import sniff_media_type
 
 log = logging.getLogger(__name__)
 
@@ -241,12 +242,12 @@ def _record(
     original = None if content.problem else _original_of(session, content.sha256)
     session.add(doc)
     if content.problem is not None:
-        set_state(
+        begin(
             session,
             doc,
             S.QUARANTINED,
             actor,
-            str(content.problem),
+            reason=str(content.problem),
             error=type(content.problem).__name__,
             source_name=name,
         )
@@ -254,12 +255,12 @@ def _record(
     if original is not None:
         doc.duplicate_of = original.id
         doc.original_key = original.original_key  # same bytes: no second copy
-        set_state(
+        begin(
             session,
             doc,
             S.DUPLICATE,
             actor,
-            f"same content as document {original.id} ({original.source_name})",
+            reason=f"same content as document {original.id} ({original.source_name})",
             duplicate_of=original.id,
             source_name=name,
         )
@@ -273,7 +274,7 @@ def _record(
         {"scan-line": line.id, "sha256": content.sha256, "source-name": name},
     )
     doc.original_key = key
-    set_state(
+    begin(
         session,
         doc,
         S.RECEIVED,
@@ -299,25 +300,10 @@ def _publish(ctx: AppContext, doc: Document, actor: str) -> bool:
     except BrokerUnavailable as exc:
         log.warning("document %s stays received, the sweeper will publish it: %s", doc.id, exc)
         return False
-    with ctx.db.session() as session:
-        result = session.execute(
-            update(Document)
-            .where(Document.id == doc.id, Document.state == S.RECEIVED)
-            .values(state=S.QUEUED, state_reason=None, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        won = cast("CursorResult[Any]", result).rowcount
-        if won:
-            audit(
-                session,
-                actor,
-                "state",
-                document_id=doc.id,
-                from_state=S.RECEIVED,
-                to_state=S.QUEUED,
-            )
-    if won:
-        doc.state = S.QUEUED
+    with ctx.db.session() as session, suppress(IllegalTransition):
+        session.add(doc)  # attached again, the caller's copy follows the transition
+        # Raises if a worker claimed the document already: its state must stand.
+        transition(session, doc.id, S.QUEUED, actor, expect=(S.RECEIVED,))
     return True
 
 

@@ -4,7 +4,8 @@ The database is the source of truth, the queue only a signal. A document can be 
 when a publish fails after the intake commit, when a worker dies holding a document on a
 transport that does not redeliver (the embedded filesystem transport), or when a
 transient failure scheduled a retry. Every worker runs the sweeper now and then; a
-conditional UPDATE makes sure only one of them republishes each document.
+conditional transition (:func:`mailroom.lifecycle.transition`) makes sure only one of them
+republishes each document.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from __future__ import annotations
 import logging
 import random
 import time
-from datetime import timedelta
-from typing import Any, cast
+from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import and_, or_, select
 
 from mailroom.core.errors import MailroomError
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db import models
-from mailroom.infra.db.database import audit
 from mailroom.infra.db.models import utcnow
 from mailroom.infra.queue import DocumentMessage
+from mailroom.lifecycle import IllegalTransition, transition
 from mailroom.runtime.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -66,29 +66,8 @@ class Sweeper:
             ).all()
         republished = 0
         for doc_id, state, updated_at, attempts in rows:
-            with self.ctx.db.session() as session:
-                won = cast(
-                    "CursorResult[Any]",
-                    session.execute(
-                        update(D)
-                        .where(D.id == doc_id, D.state == state, D.updated_at == updated_at)
-                        .values(
-                            state=S.QUEUED, updated_at=utcnow(), lease_owner=None, lease_until=None
-                        )
-                        .execution_options(synchronize_session=False)
-                    ),
-                ).rowcount
-                if not won:
-                    continue
-                audit(
-                    session,
-                    self.actor,
-                    "state",
-                    document_id=doc_id,
-                    from_state=state,
-                    to_state=S.QUEUED,
-                    reason=f"republished from {state}",
-                )
+            if not self._requeue(doc_id, S(state), updated_at):
+                continue
             try:
                 self.ctx.queue.publish(DocumentMessage(doc_id, attempt=attempts + 1))
             except MailroomError as exc:
@@ -97,3 +76,21 @@ class Sweeper:
             republished += 1
             log.info("republished document %s (was %s)", doc_id, state)
         return republished
+
+    def _requeue(self, doc_id: str, state: S, updated_at: datetime) -> bool:
+        """Mark the document ``queued`` unless it changed since it was found stranded."""
+        with self.ctx.db.session() as session:
+            try:
+                won = transition(
+                    session,
+                    doc_id,
+                    S.QUEUED,
+                    self.actor,
+                    reason=f"republished from {state}",
+                    expect=(state,),
+                    where=[models.Document.updated_at == updated_at],
+                    values={"lease_owner": None, "lease_until": None},
+                )
+            except IllegalTransition:
+                return False  # another process moved it on: it is not stranded any more
+        return won is not None

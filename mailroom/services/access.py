@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from mailroom.core.errors import NotFound, PermissionDenied
 from mailroom.core.states import INBOX_STATES, DocumentState
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import Document, OriginalRequest, Role, User
 
 #: Documents the Leitstand works on.

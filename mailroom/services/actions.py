@@ -8,12 +8,14 @@ checks :mod:`mailroom.access` and is written to the audit trail.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailroom.core.errors import BadInputError, Conflict, NotFound, PermissionDenied
 from mailroom.core.states import DocumentState
-from mailroom.infra.db.database import audit, set_state
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import (
     Case,
     Department,
@@ -25,6 +27,7 @@ from mailroom.infra.db.models import (
     utcnow,
 )
 from mailroom.infra.queue import DocumentMessage, DocumentQueue
+from mailroom.lifecycle import transition
 from mailroom.services import access, originals
 
 #: States a clerk can decide on (Posteingang and Klärfälle).
@@ -55,6 +58,27 @@ def _require_operate(user: User, doc: Document, allowed: tuple[DocumentState, ..
     if doc.state not in allowed:
         names = ", ".join(s.value for s in allowed)
         raise Conflict(f"document is {doc.state}; this action needs one of: {names}")
+
+
+def _change(
+    session: Session,
+    user: User,
+    doc: Document,
+    state: DocumentState,
+    reason: str,
+    allowed: tuple[DocumentState, ...],
+    **values: Any,
+) -> None:
+    """The action's state change, checked against the table and ``allowed``.
+
+    A document changed meanwhile (by a colleague or a worker) is a :class:`Conflict`; the
+    caller's transaction then rolls back.
+    """
+    previous = transition(
+        session, doc.id, state, user.username, reason=reason, expect=allowed, values=values
+    )
+    if previous is None:
+        raise Conflict("the document has just been changed: reload it and try again")
 
 
 def _label(session: Session, user: User, doc: Document, kind: str) -> RoutingDecision:
@@ -89,14 +113,12 @@ def accept(session: Session, user: User, doc: Document) -> RoutingDecision:
     _require_decide(user, doc)
     if doc.department_id is None:
         raise Conflict("document has no department yet: reassign it instead")
-    previous = doc.state
-    set_state(session, doc, DocumentState.ACCEPTED, user.username, "angenommen")
+    _change(session, user, doc, DocumentState.ACCEPTED, "angenommen", DECIDABLE)
     audit(
         session,
         user.username,
         "accept",
         document=doc,
-        from_state=previous,
         department=doc.department_id,
         unit=doc.unit_code,
         case_id=doc.case_id,
@@ -134,7 +156,7 @@ def reassign(
         doc.case_id = None  # a case belongs to one unit
     doc.unit_code = target_unit
     doc.decision = "reassign"
-    set_state(session, doc, DocumentState.ROUTED, user.username, f"umgeleitet von {user.username}")
+    _change(session, user, doc, DocumentState.ROUTED, f"umgeleitet von {user.username}", DECIDABLE)
     audit(
         session,
         user.username,
@@ -179,7 +201,7 @@ def _attach(
     doc.decision = "attach_case"
     # A case of another department moves the document to that department's inbox.
     state = DocumentState.ROUTED if moved else DocumentState.ACCEPTED
-    set_state(session, doc, state, user.username, f"Vorgang {case.aktenzeichen} zugeordnet")
+    _change(session, user, doc, state, f"Vorgang {case.aktenzeichen} zugeordnet", DECIDABLE)
     audit(
         session,
         user.username,
@@ -248,11 +270,18 @@ def retry(session: Session, queue: DocumentQueue, user: User, doc: Document) -> 
     the state change. If the broker is down, the sweeper republishes queued documents.
     """
     _require_operate(user, doc, RETRYABLE)
-    doc.attempts = 0
-    doc.next_attempt_at = None
-    doc.lease_owner = None
-    doc.lease_until = None
-    set_state(session, doc, DocumentState.QUEUED, user.username, f"erneut von {user.username}")
+    _change(
+        session,
+        user,
+        doc,
+        DocumentState.QUEUED,
+        f"erneut von {user.username}",
+        RETRYABLE,
+        attempts=0,
+        next_attempt_at=None,
+        lease_owner=None,
+        lease_until=None,
+    )
     audit(session, user.username, "retry", document=doc)
     session.commit()
     queue.publish(DocumentMessage(doc.id, attempt=1))
@@ -262,5 +291,5 @@ def quarantine(session: Session, user: User, doc: Document, reason: str) -> None
     """Quarantäne: take a document out of processing for good (it can be retried later)."""
     _require_operate(user, doc, QUARANTINABLE)
     text = reason.strip() or f"von {user.username} in Quarantäne gestellt"
-    set_state(session, doc, DocumentState.QUARANTINED, user.username, text[:2000])
+    _change(session, user, doc, DocumentState.QUARANTINED, text[:2000], QUARANTINABLE)
     audit(session, user.username, "quarantine", document=doc, reason=text[:2000])

@@ -40,7 +40,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from config.settings import Settings
 from mailroom.core.errors import TooManyAttempts, WrongPassword
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import LoginFailure, User, utcnow
 from mailroom.services import users
 

@@ -18,21 +18,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from classifiers import model_io
-from classifiers.router import Router, TextModel, make_coldstart_router
-from classifiers.training import (
-    collect_labels,
-    evaluate_router,
-    load_heldout,
-    new_version_name,
-    save_run,
-    train_router,
-)
+from classifiers.evaluation import evaluate_router
+from classifiers.router import Router, make_coldstart_router
+from classifiers.text_model import TextModel
+from classifiers.thresholds import Threshold
+from classifiers.training import new_version_name, train_router
 from config.fileplan import FilePlan
 from config.settings import Settings
 from mailroom.core.errors import Conflict, ModelError, NotFound
-from mailroom.infra.db.database import Database, audit
+from mailroom.infra.db.audit import audit
+from mailroom.infra.db.database import Database
 from mailroom.infra.db.models import BlobLock, Department, ModelVersion, RoutingDecision
 from mailroom.infra.objects import ObjectStore
+from mailroom.services.training import collect_labels, load_heldout, save_run
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +72,27 @@ class ModelRegistry:
             self._checked_at = now
             with self.db.session() as session:
                 active = session.scalar(select(ModelVersion).where(ModelVersion.status == "active"))
-                overrides = _db_overrides(session)
+                admin = admin_thresholds(session)
             if active is None:
                 router = self.coldstart()
             elif self._router is not None and self._router.version == active.version:
                 router = self._router
             else:
                 router = self._load_row(active)
-            router.overrides = overrides
+            router.admin_thresholds = admin
             self._router = router
             return router
+
+    def refresh(self) -> None:
+        """Re-read the active model and the administrators' thresholds on the next call."""
+        self._checked_at = 0.0
+
+    def thresholds_in_force(self, session: Session) -> dict[str, Threshold]:
+        """Per department of the file plan: the threshold routing uses and its source, with
+        the administrators' values read from ``session`` (shown right after a change)."""
+        router = self.router()
+        admin = admin_thresholds(session)
+        return {d.id: router.threshold_in_force(d.id, admin) for d in self.fileplan.departments}
 
     def coldstart(self) -> Router:
         if self._coldstart is None:
@@ -269,10 +278,12 @@ def _score(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _db_overrides(session: Session) -> dict[str, float]:
+def admin_thresholds(session: Session) -> dict[str, float]:
+    """The thresholds administrators set, by department (only those; see
+    :mod:`classifiers.thresholds` for the precedence)."""
     rows = session.execute(
-        select(Department.id, Department.auto_threshold).where(
-            Department.auto_threshold.is_not(None)
+        select(Department.id, Department.admin_threshold).where(
+            Department.admin_threshold.is_not(None)
         )
     )
     return {dept_id: float(value) for dept_id, value in rows if value is not None}
@@ -303,4 +314,4 @@ def _release(db: Database, name: str, owner: str) -> None:
             session.delete(lock)
 
 
-__all__ = ["RETRAIN_LOCK", "ModelRegistry", "new_version_name"]
+__all__ = ["RETRAIN_LOCK", "ModelRegistry", "admin_thresholds", "new_version_name"]

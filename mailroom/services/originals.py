@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from mailroom.core.errors import BadInputError, Conflict, NotFound, PermissionDenied
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import (
     Document,
     OriginalRequest,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailroom.core.errors import BadInputError, Conflict, NotFound, WrongPassword
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import Department, Role, User
 
 _hasher = PasswordHasher()

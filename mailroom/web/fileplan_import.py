@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from config.fileplan import FilePlan, load_file_plan
 from mailroom.core.errors import BadInputError, ConfigurationError
-from mailroom.infra.db.database import audit
-from mailroom.runtime.context import AppContext, sync_file_plan
+from mailroom.infra.db.audit import audit
+from mailroom.runtime.context import AppContext
+from mailroom.services.fileplan import sync_file_plan
 
 MAX_FILE_PLAN_BYTES = 5 * 1024 * 1024
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import utcnow
 from mailroom.runtime.context import AppContext
 

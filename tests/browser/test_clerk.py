@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import LiveServer, screenshot
-from tests.web_helpers import make_document
+from tests.factories import make_document
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ import pytest
 
 from mailroom.infra.db.models import Document
 from tests.browser.conftest import LiveServer, screenshot
-from tests.web_helpers import make_document
+from tests.factories import make_document
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,4 @@
-"""Engine, sessions, migrations and the audit-trail helper."""
+"""Engine, sessions and migrations (the audit trail is in :mod:`mailroom.infra.db.audit`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailroom.core.errors import DatabaseUnavailable
-from mailroom.infra.db.models import AuditEvent, Document, utcnow
+from mailroom.infra.db.models import Document
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -106,56 +106,6 @@ def alembic_config(url: str) -> Config:
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     return cfg
-
-
-def audit(
-    session: Session,
-    actor: str,
-    action: str,
-    *,
-    document: Document | None = None,
-    document_id: str | None = None,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    **detail: Any,
-) -> AuditEvent:
-    """Append one entry to the audit trail (in the caller's transaction)."""
-    event_ = AuditEvent(
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        document_id=document.id if document is not None else document_id,
-        from_state=from_state,
-        to_state=to_state,
-        detail=detail or None,
-    )
-    session.add(event_)
-    return event_
-
-
-def set_state(
-    session: Session,
-    doc: Document,
-    state: str,
-    actor: str,
-    reason: str | None = None,
-    **detail: Any,
-) -> None:
-    """Change a document's state and write the change to the audit trail."""
-    previous = doc.state
-    doc.state = state
-    doc.state_reason = reason
-    doc.updated_at = utcnow()
-    audit(
-        session,
-        actor,
-        "state",
-        document=doc,
-        from_state=previous,
-        to_state=state,
-        **({"reason": reason} if reason else {}),
-        **detail,
-    )
 
 
 def get_document(session: Session, document_id: str) -> Document | None:

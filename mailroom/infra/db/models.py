@@ -79,8 +79,9 @@ class Department(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     aliases: Mapped[list[Any]] = mapped_column(default=list)
-    #: Set by an admin; overrides the measured threshold.
-    auto_threshold: Mapped[float | None] = mapped_column(Float)
+    #: Only what an administrator set (Verwaltung -> Schwellenwerte); it wins over the file
+    #: plan's value, which is never copied here (``classifiers.router.threshold_in_force``).
+    admin_threshold: Mapped[float | None] = mapped_column(Float)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -117,6 +118,9 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120), default="import")
+    #: Set on every insert and update; with the number of open cases it is the watermark
+    #: that tells each worker's case index to rebuild (``mailroom.services.cases``).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     unit: Mapped[FilePlanUnit] = relationship()
 

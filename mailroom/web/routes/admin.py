@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from classifiers.thresholds import Threshold
 from mailroom.core.errors import (
     BadInputError,
     ConfigurationError,
@@ -15,7 +16,7 @@ from mailroom.core.errors import (
     MailroomError,
     NotFound,
 )
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import (
     Case,
     Department,
@@ -172,16 +173,39 @@ def users_update(
 
 # -- thresholds (Schwellenwerte) --------------------------------------------------------------
 
+#: Where a threshold in force comes from, as the page names it.
+SOURCE_LABELS = {
+    "admin": "Verwaltung",
+    "fileplan": "Aktenplan (YAML)",
+    "model": "gemessen (Modell {version})",
+    "default": "Standard",
+}
+
+
+def source_label(threshold: Threshold) -> str:
+    """The German name of a threshold's source (``classifiers.thresholds``)."""
+    return SOURCE_LABELS[threshold.source].format(version=threshold.model_version)
+
 
 @router.get("/schwellen", response_class=HTMLResponse)
 def thresholds_page(request: Request, user: Admin, session: DbSession, ctx: Ctx) -> Response:
-    depts = session.scalars(select(Department).where(Department.active).order_by(Department.id))
+    """Per department: the threshold in force, its source, and the administrator's value."""
+    in_force = ctx.registry.thresholds_in_force(session)
+    rows = [
+        {
+            "department": dept,
+            "threshold": in_force[dept.id],
+            "source": source_label(in_force[dept.id]),
+            "admin": in_force[dept.id].value if in_force[dept.id].source == "admin" else None,
+        }
+        for dept in ctx.registry.fileplan.departments
+    ]
     return render(
         request,
         "admin/thresholds.html",
         user,
         {
-            "departments": list(depts),
+            "rows": rows,
             "default": ctx.settings.default_auto_threshold,
             "target": ctx.settings.target_precision,
         },
@@ -194,31 +218,44 @@ def thresholds_set(
     department_id: str,
     user: Admin,
     session: DbSession,
+    ctx: Ctx,
     threshold: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
+    """Set the administrator's value, or clear it (empty) to fall back to the next source."""
     dept = session.get(Department, department_id)
     if dept is None:
         raise NotFound(f"no department {department_id!r}")
-    text = threshold.strip().replace(",", ".").rstrip("%").strip()
     try:
-        value = None if not text else float(text)
-        if value is not None and value > 1:
-            value = value / 100  # entered as percent
-        if value is not None and not 0 < value <= 1:
-            raise ValueError
+        value = parse_threshold(threshold)
     except ValueError:
         flash(
             request,
             f"Ungültiger Schwellenwert {threshold!r}: Zahl zwischen 0 und 1 "
-            "(oder Prozent) eingeben, leer für den gemessenen Wert.",
+            "(oder Prozent) eingeben, leer für den Wert aus Aktenplan oder Modell.",
             "error",
         )
         return RedirectResponse("/verwaltung/schwellen", status_code=303)
-    previous = dept.auto_threshold
-    dept.auto_threshold = value
+    previous = dept.admin_threshold
+    dept.admin_threshold = value
     audit(session, user.username, "threshold", department=dept.id, before=previous, after=value)
-    flash(request, f"Schwellenwert für {dept.id} {dept.name} gespeichert.")
+    session.commit()
+    ctx.registry.refresh()  # this process routes with the new value at once
+    done = "gespeichert" if value is not None else "zurückgesetzt"
+    flash(request, f"Schwellenwert für {dept.id} {dept.name} {done}.")
     return RedirectResponse("/verwaltung/schwellen", status_code=303)
+
+
+def parse_threshold(text: str) -> float | None:
+    """``"0,92"``, ``"92 %"`` or ``"0.92"`` -> 0.92; empty -> ``None``; else ValueError."""
+    cleaned = text.strip().replace(",", ".").rstrip("%").strip()
+    if not cleaned:
+        return None
+    value = float(cleaned)
+    if value > 1:
+        value = value / 100  # entered as percent
+    if not 0 < value <= 1:
+        raise ValueError(text)
+    return value
 
 
 # -- model versions -------------------------------------------------------------------------

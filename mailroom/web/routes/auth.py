@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mailroom.core.errors import TooManyAttempts
-from mailroom.infra.db.database import audit
+from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import Role, User
 from mailroom.services import login_throttle
 from mailroom.web.deps import (

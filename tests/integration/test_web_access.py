@@ -9,7 +9,8 @@ from sqlalchemy import select
 from mailroom.infra.db.models import AuditEvent, RoutingDecision
 from mailroom.runtime.context import AppContext
 from mailroom.web.app import create_app
-from tests.web_helpers import make_document, token_client
+from tests.factories import make_document
+from tests.web_helpers import token_client
 
 
 @pytest.fixture

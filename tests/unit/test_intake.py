@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from config.scanlines import ScanLineConfig
 from intake.hotfolder import is_junk, sanitize_name
-from intake.watcher import IntakeResult, ScanLineWatcher, run_watchers, scan_once
+from intake.watcher import IntakeResult, ScanLineWatcher
 from mailroom.core.errors import (
     BrokerUnavailable,
     ConfigurationError,
@@ -29,6 +29,8 @@ from mailroom.infra.objects import StoredObject
 from mailroom.infra.queue import DocumentMessage, DocumentQueue
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.registration import register_file
+from mailroom.runtime.watchers import run_watchers, scan_once
+from mailroom.runtime.watchers import watcher as watcher_of
 from tests.conftest import make_settings
 
 # --- sample scans -----------------------------------------------------------------------
@@ -196,7 +198,7 @@ def test_file_still_being_written_is_not_taken_until_stable(
     ctx: AppContext, line: ScanLineConfig, hot: Path
 ) -> None:
     data = tiff_bytes(4)
-    watcher = ScanLineWatcher(ctx, line)  # stable_seconds = 0.3 in the test settings
+    watcher = watcher_of(ctx, line)  # stable_seconds = 0.3 in the test settings
     with (hot / "stapel.tif").open("wb") as fh:
         fh.write(data[:100])
         fh.flush()
@@ -418,7 +420,7 @@ def test_publish_failure_leaves_the_document_received_and_files_it(
     ctx.queue = BrokerDown(ctx.settings)
     drop(hot, "a.pdf", pdf_bytes("a"), age=90)
     drop(hot, "b.pdf", pdf_bytes("b"))
-    watcher = ScanLineWatcher(ctx, line, observe=False)
+    watcher = watcher_of(ctx, line, observe=False)
 
     results = watcher.scan_once()
 
@@ -437,7 +439,7 @@ def test_object_store_outage_leaves_the_file_and_retries_with_backoff(
     real_store = ctx.store
     ctx.store = StoreDown(real_store)  # type: ignore[assignment]
     drop(hot, "brief.pdf", pdf_bytes())
-    watcher = ScanLineWatcher(ctx, line, observe=False)
+    watcher = watcher_of(ctx, line, observe=False)
 
     (result,) = watcher.scan_once()
     assert result.outcome == "deferred" and "object store down" in (result.reason or "")
@@ -487,7 +489,7 @@ def test_batch_is_taken_only_when_all_its_files_are_stable(
 ) -> None:
     stapel = hot / "Stapel_1"
     drop(stapel, "001.pdf", pdf_bytes("1"))
-    watcher = ScanLineWatcher(ctx, line)
+    watcher = watcher_of(ctx, line)
     assert watcher.scan_once() == []
     time.sleep(0.2)
     drop(stapel, "002.pdf", pdf_bytes("2"))  # the scanner is still delivering
@@ -641,7 +643,7 @@ def test_a_file_that_cannot_be_moved_waits_alone_and_the_others_go_on(
     (hot / "processed").mkdir()
     (hot / "processed" / "Stapel_9").write_text("ein Datei statt eines Ordners")
     drop(hot, "frei.pdf", pdf_bytes("frei"))
-    watcher = ScanLineWatcher(ctx, line, observe=False)
+    watcher = watcher_of(ctx, line, observe=False)
 
     results = watcher.scan_once()
 

@@ -13,7 +13,7 @@ from mailroom.infra.queue import DocumentMessage
 from mailroom.runtime.context import AppContext
 from mailroom.services import stats
 from mailroom.web.app import create_app
-from tests.web_helpers import make_document
+from tests.factories import make_document
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -12,12 +12,17 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from classifiers.extract import extract
 from config.fileplan import load_file_plan
+from mailroom.core.domain import CaseMatch
 from mailroom.core.errors import ConfigurationError
 from mailroom.infra.db.models import Department, FilePlanUnit, ModelVersion
 from mailroom.runtime.context import AppContext
 from mailroom.web.app import create_app
+from mailroom.web.rendering import format_percent
 from tests.conftest import FILE_PLAN, make_settings
+from tests.helpers_routing import ELTERNGELD_LETTER
+from tests.model_helpers import activate_model
 from tests.web_helpers import PASSWORD, login, seed_training_samples, seed_users
 
 
@@ -95,11 +100,74 @@ def test_admin_sets_a_department_threshold(admin: tuple[TestClient, str], admin_
     assert "Ungültiger Schwellenwert" in bad.text
     with admin_ctx.db.session() as session:
         dept = session.get(Department, "402")
-        assert dept is not None and dept.auto_threshold == pytest.approx(0.92)
+        assert dept is not None and dept.admin_threshold == pytest.approx(0.92)
     client.post("/verwaltung/schwellen/402", data={"csrf_token": token, "threshold": ""})
     with admin_ctx.db.session() as session:
         dept = session.get(Department, "402")
-        assert dept is not None and dept.auto_threshold is None
+        assert dept is not None and dept.admin_threshold is None
+
+
+def threshold_row(page: str, department_id: str) -> str:
+    """The thresholds page's table row of one department, as text."""
+    start = page.index(f'<tr data-department="{department_id}"')
+    return html.unescape(page[start : page.index("</tr>", start)])
+
+
+@pytest.fixture
+def strict_209(tmp_path: Path) -> Iterator[AppContext]:
+    """The shipped file plan, with a YAML threshold of 100 % for department 209."""
+    data = yaml.safe_load(FILE_PLAN.read_text(encoding="utf-8"))
+    for dept in data["departments"]:
+        if dept["id"] == "209":
+            dept["auto_threshold"] = 1.0
+    plan = tmp_path / "fileplan.yaml"
+    plan.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    ctx = AppContext.from_settings(make_settings(tmp_path / "data", file_plan=plan))
+    seed_users(ctx)
+    yield ctx
+    ctx.close()
+
+
+def test_the_admins_threshold_wins_in_routing_and_clearing_falls_back_to_the_file_plan(
+    strict_209: AppContext,
+):
+    client = TestClient(create_app(strict_209))
+    token = login(client, "admin")
+    text = ELTERNGELD_LETTER.format(ref="keins")
+    extraction = extract(text, strict_209.fileplan)
+
+    def decision() -> str:
+        return strict_209.registry.router().route(text, extraction, CaseMatch()).decision
+
+    assert decision() == "review"  # 100 % from the YAML
+    client.post("/verwaltung/schwellen/209", data={"csrf_token": token, "threshold": "0,05"})
+    assert decision() == "auto"
+    row = threshold_row(client.get("/verwaltung/schwellen").text, "209")
+    assert 'data-source="admin"' in row and "Verwaltung" in row and "5 %" in row
+    assert 'value="0.05"' in row and "Zurücksetzen" in row
+    cleared = client.post("/verwaltung/schwellen/209", data={"csrf_token": token, "threshold": ""})
+    assert "zurückgesetzt" in cleared.text
+    assert decision() == "review"
+    row = threshold_row(cleared.text, "209")
+    assert 'data-source="fileplan"' in row and "Aktenplan (YAML)" in row and "100 %" in row
+    assert 'value=""' in row and "Zurücksetzen" not in row
+
+
+def test_the_thresholds_page_names_every_source(strict_209: AppContext):
+    client = TestClient(create_app(strict_209))
+    token = login(client, "admin")
+    page = client.get("/verwaltung/schwellen").text
+    default = format_percent(strict_209.settings.default_auto_threshold)
+    assert "Standard" in threshold_row(page, "402") and default in threshold_row(page, "402")
+    activate_model(strict_209, "v3", {"402": 0.91, "*": 0.88})
+    client.post("/verwaltung/schwellen/304", data={"csrf_token": token, "threshold": "0.95"})
+    page = client.get("/verwaltung/schwellen").text
+    rows = {dept: threshold_row(page, dept) for dept in ("209", "402", "304")}
+    assert "Aktenplan (YAML)" in rows["209"] and "100 %" in rows["209"]
+    assert "gemessen (Modell v3)" in rows["402"] and "91 %" in rows["402"]
+    assert "Verwaltung" in rows["304"] and "95 %" in rows["304"]
+    others = [d.id for d in strict_209.fileplan.departments if d.id not in rows]
+    assert others and all("gemessen (Modell v3)" in threshold_row(page, d) for d in others)
 
 
 def test_admin_adds_a_clerk_with_generated_password(

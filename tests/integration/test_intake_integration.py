@@ -14,11 +14,11 @@ from pypdf import PdfWriter
 from sqlalchemy import select
 
 from config.settings import Settings
-from intake.watcher import scan_once
 from mailroom.infra.db.models import AuditEvent, Document
 from mailroom.infra.objects import S3ObjectStore
 from mailroom.infra.queue import DocumentMessage
 from mailroom.runtime.context import AppContext
+from mailroom.runtime.watchers import scan_once
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from classifiers.cases import import_cases_csv
 from mailroom.core.domain import PageOcr, PreparedPage
 from mailroom.core.errors import OcrError, StorageUnavailable
 from mailroom.core.states import DocumentState as S
@@ -21,6 +20,7 @@ from mailroom.runtime.context import AppContext
 from mailroom.runtime.processor import DocumentProcessor, Outcome
 from mailroom.runtime.registration import register_file
 from mailroom.runtime.sweeper import Sweeper
+from mailroom.services.cases import import_cases_csv
 from tests.letters import CASE_REF, CASE_UNIT, case_csv, two_page_letter
 
 

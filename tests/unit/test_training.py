@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from classifiers import model_io
-from classifiers.training import LabelledText, collect_labels, save_run, train, train_router
+from classifiers.training import LabelledText, train_router
 from config.settings import Settings
 from mailroom.core.errors import Conflict, ModelError
 from mailroom.demo.letters import generate_letters
@@ -18,6 +18,7 @@ from mailroom.infra.db.models import (
     TrainingSample,
 )
 from mailroom.services.model_versions import ModelRegistry
+from mailroom.services.training import collect_labels, save_run, train
 from tests.helpers_routing import fileplan, temp_db, temp_store
 
 UNITS = [

@@ -5,7 +5,9 @@ import scipy.sparse as sp
 
 from classifiers.cases import CaseIndex, OpenCase
 from classifiers.extract import extract
-from classifiers.router import coldstart_model, make_coldstart_router, prepare_text
+from classifiers.router import coldstart_model, make_coldstart_router
+from classifiers.text_model import prepare_text
+from classifiers.thresholds import Threshold
 from config.fileplan import FilePlan
 from config.settings import Settings
 from mailroom.core.domain import CaseMatch
@@ -54,17 +56,40 @@ def test_an_ambiguous_reference_goes_to_review_with_the_candidates():
     assert "209.10-0457/2024" in joined and "209.10-0459/2024" in joined
 
 
-def test_department_threshold_from_the_file_plan_wins():
+def _strict_plan() -> FilePlan:
     data = fileplan().model_dump()
     for dept in data["departments"]:
         if dept["id"] == "209":
             dept["auto_threshold"] = 1.0
-    strict = FilePlan.model_validate(data)
+    return FilePlan.model_validate(data)
+
+
+def test_department_threshold_from_the_file_plan_applies():
+    strict = _strict_plan()
     router = make_coldstart_router(strict, SETTINGS)
     text = ELTERNGELD_LETTER.format(ref="keins")
     result = router.route(text, extract(text, strict), CaseMatch())
     assert result.unit_code == "209.10" and result.decision == "review"
     assert any("Schwelle 100%" in r for r in result.reasons)
+    assert router.threshold_in_force("209") == Threshold(1.0, "fileplan")
+
+
+def test_an_administrators_threshold_wins_over_the_file_plans():
+    strict = _strict_plan()
+    router = make_coldstart_router(strict, SETTINGS)
+    text = ELTERNGELD_LETTER.format(ref="keins")
+    extraction = extract(text, strict)
+    confidence = router.route(text, extraction, CaseMatch()).confidence
+    router.admin_thresholds = {"209": confidence}
+    result = router.route(text, extraction, CaseMatch())
+    assert result.unit_code == "209.10" and result.decision == "auto"
+    assert router.threshold_in_force("209") == Threshold(confidence, "admin")
+
+
+def test_the_cold_start_router_has_no_measured_thresholds():
+    router = make_coldstart_router(fileplan(), SETTINGS)
+    router.thresholds = {"*": 0.5}
+    assert router.threshold_in_force("402") == Threshold(SETTINGS.default_auto_threshold, "default")
 
 
 def test_fast_features_are_exactly_scikit_learns_tfidf():

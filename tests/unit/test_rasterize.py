@@ -29,6 +29,7 @@ from mailroom.core.errors import (
     FileTooLarge,
     UnsupportedFileType,
 )
+from mailroom.core.media import sniff_media_type
 from mailroom.demo.scan import (
     EXAMPLE_LETTER,
     degrade,
@@ -41,7 +42,7 @@ from mailroom.infra import poppler
 from mailroom.infra.tesseract import TesseractEngine
 from workers.pdf_scans import find_scan_images
 from workers.preprocess import prepare_page
-from workers.rasterize import rasterize, sniff_media_type
+from workers.rasterize import rasterize
 from workers.recognize import recognize_page
 
 LIMITS = {"dpi": 300, "max_pixels": 120_000_000, "max_pages": 50}

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from mailroom.infra.db.models import AuditEvent, Document
 from mailroom.runtime.context import AppContext
 from mailroom.web.app import create_app
-from tests.web_helpers import PASSWORD, csrf_in, login, make_document, seed_users
+from tests.factories import make_document
+from tests.web_helpers import PASSWORD, csrf_in, login, seed_users
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from classifiers.cases import CaseIndex, OpenCase, import_cases_csv
+from classifiers.cases import CaseIndex, OpenCase
 from classifiers.extract import extract
 from mailroom.core.errors import BadInputError
 from mailroom.infra.db.models import Case
+from mailroom.services.cases import import_cases_csv, load_case_index
 from tests.helpers_routing import CASES_CSV, ELTERNGELD_LETTER, fileplan, temp_db
 
 
@@ -23,7 +24,7 @@ def test_import_is_idempotent_and_cases_are_matched_from_the_database(tmp_path):
     with db.session() as session:
         again = import_cases_csv(session, CASES_CSV, fileplan())
         count = session.scalar(select(func.count()).select_from(Case))
-        index = CaseIndex.load(session)
+        index = load_case_index(session)
     assert first == again == count == 31
     match = _match(index, "2O9.1O-O457/24")  # OCR confusions and a two-digit year
     assert match.case is not None and match.case.aktenzeichen == "209.10-0457/2024"

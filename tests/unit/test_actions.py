@@ -18,7 +18,8 @@ from mailroom.infra.db.models import (
 from mailroom.runtime.context import AppContext
 from mailroom.services import actions, originals
 from mailroom.services.users import get_user
-from tests.web_helpers import make_document, seed_users
+from tests.factories import make_document
+from tests.web_helpers import seed_users
 
 
 @pytest.fixture
