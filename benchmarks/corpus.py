@@ -60,7 +60,7 @@ class CorpusPage:
 
 
 def simple_letter(rng: np.random.Generator) -> list[str]:
-    """A plain one-page German letter (used when ``mailroom.samples.letters`` is absent)."""
+    """A plain one-page German letter (used when ``mailroom.demo.letters`` is absent)."""
 
     def pick(items: list[Any]) -> Any:
         return items[int(rng.integers(len(items)))]

@@ -4,7 +4,7 @@ Layout: ``MAGIC`` (16 bytes), header length (4 bytes, big endian), a JSON header
 format version, the scikit-learn version, the payload's SHA-256 and the model's metadata,
 then the payload: an ``.npz`` archive loaded with ``allow_pickle=False``. A file that is
 truncated, altered, of another format version or not a mailroom model at all raises
-:class:`~mailroom.errors.ModelError`; nothing in it is ever executed or unpickled.
+:class:`~mailroom.core.errors.ModelError`; nothing in it is ever executed or unpickled.
 """
 
 from __future__ import annotations

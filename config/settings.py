@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     s3_region: str | None = None
 
-    file_plan: Path = CONFIG_DIR / "fileplan.yaml"
+    #: The file plan. Unset: ``<data dir>/fileplan.yaml`` once one was imported there
+    #: (Verwaltung -> Aktenplan), else the example plan shipped in the package.
+    file_plan: Path | None = None
     scan_lines: Path = CONFIG_DIR / "scanlines.yaml"
 
     queue_name: str = "mailroom.documents"
@@ -50,6 +52,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     retry_backoff_seconds: float = Field(default=5.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    #: Longest wait between attempts to reach an unavailable service.
+    service_backoff_max_seconds: float = Field(default=30.0, gt=0)
     #: How long a worker may hold a document before another may take it over.
     lease_seconds: int = Field(default=900, ge=10)
     #: A queued document untouched this long is published again (lost message).
@@ -85,7 +89,7 @@ class Settings(BaseSettings):
     #: attempts for that name are refused until the window has passed.
     login_max_failures: int = Field(default=5, ge=1)
     #: The same for one client address. Higher, because a whole office may reach the web
-    #: app through one proxy or NAT address (see :mod:`mailroom.login_throttle`).
+    #: app through one proxy or NAT address (see :mod:`mailroom.services.login_throttle`).
     login_max_failures_per_client: int = Field(default=20, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=10)
 
@@ -163,9 +167,30 @@ class Settings(BaseSettings):
         return path.read_text().strip()
 
     @property
+    def file_plan_path(self) -> Path:
+        """The file plan in force (see :attr:`file_plan`)."""
+        if self.file_plan is not None:
+            return self.file_plan
+        imported = self.file_plan_target
+        return imported if imported.is_file() else CONFIG_DIR / "fileplan.yaml"
+
+    @property
+    def file_plan_target(self) -> Path:
+        """Where an imported file plan is written: never into the installed package."""
+        return self.file_plan or self.data_dir / "fileplan.yaml"
+
+    @property
     def backoff(self) -> BackoffPolicy:
         """The one retry policy (watcher, broker reconnects, document retries)."""
         return BackoffPolicy(self.retry_backoff_seconds, self.retry_backoff_max_seconds)
+
+    @property
+    def service_backoff(self) -> BackoffPolicy:
+        """The same policy, capped for waiting out an unavailable service (broker, database,
+        object store): a worker or watcher is back within ``service_backoff_max_seconds``
+        of the service's return."""
+        base = min(self.retry_backoff_seconds, 1.0)
+        return BackoffPolicy(base, self.service_backoff_max_seconds)
 
     def hot_folder_root(self) -> Path:
         """Relative hot folders in ``scanlines.yaml`` are below this folder."""

@@ -1,7 +1,7 @@
 """Cheap checks at intake: is this a scan we can process at all?
 
 Only headers are looked at (magic bytes, image headers, ``pdfinfo``); no page is rendered.
-What fails here is permanent bad input (:class:`~mailroom.errors.BadInputError`) and goes to
+What fails here is permanent bad input (:class:`~mailroom.core.errors.BadInputError`) and goes to
 quarantine. The OCR worker checks again while rasterising; intake only refuses early what
 would never work, so that the scan centre hears about it within seconds.
 """

@@ -1,8 +1,10 @@
 """The DMS record: the one mapping from a pipeline result to what is kept of a document.
 
-:func:`build_record` maps the pipeline's findings once. The document's database row takes
-the record's column values (:attr:`DmsRecord.columns`), and ``metadata.json`` is the
-record's :attr:`DmsRecord.metadata`, with field names after xdomea. xdomea writes German
+:func:`build_record` maps the pipeline's findings once. The database takes the record's
+values as they are — the document row (:attr:`DmsRecord.columns`), one row per page
+(:attr:`DmsRecord.pages`) and the machine's routing decision (:attr:`DmsRecord.decision`) —
+and ``metadata.json`` is the record's :attr:`DmsRecord.metadata`, with field names after
+xdomea. xdomea writes German
 element names without umlauts (``Federfuehrung``, ``Empfaenger``, ``Primaerdokument``);
 the record follows that spelling so an xdomea export can map it one to one.
 """
@@ -15,6 +17,7 @@ from typing import Any
 
 from config.fileplan import FilePlan
 from mailroom.core.domain import (
+    Box,
     CaseMatch,
     DocumentInput,
     Extraction,
@@ -43,6 +46,10 @@ class DmsRecord:
 
     #: Values of the document's columns, by column name (see ``Document`` in the models).
     columns: dict[str, Any]
+    #: Values of each page's row (``Page``), in page order.
+    pages: list[dict[str, Any]]
+    #: Values of the machine's routing decision (``RoutingDecision``, kind auto or review).
+    decision: dict[str, Any]
     #: ``metadata.json``: everything a DMS needs to file the document.
     metadata: dict[str, Any]
 
@@ -67,9 +74,11 @@ def build_record(
     ocr: OcrInfo,
     objects: dict[str, Any],
 ) -> DmsRecord:
-    """Map the pipeline's findings once; the row and ``metadata.json`` both come from here."""
+    """Map the pipeline's findings once; the rows and ``metadata.json`` all come from here."""
     return DmsRecord(
-        columns=_columns(recognized, extraction, case_match, routing, objects),
+        columns=_columns(recognized, extraction, case_match, routing, ocr, objects),
+        pages=_pages(recognized, objects["pages"]),
+        decision=_decision(routing),
         metadata=_metadata(
             doc, recognized, extraction, case_match, routing, fileplan, ocr, objects
         ),
@@ -81,13 +90,13 @@ def _columns(
     extraction: Extraction,
     case_match: CaseMatch,
     routing: RoutingResult,
+    ocr: OcrInfo,
     objects: dict[str, Any],
 ) -> dict[str, Any]:
-    results = recognized.results
     return {
         "page_count": len(recognized.pages),
         "text": recognized.text,
-        "ocr_engine": results[0].engine if results else None,
+        "ocr_engine": ocr.engine or None,
         "ocr_confidence": recognized.mean_confidence,
         "subject": extraction.subject,
         "sender": extraction.sender,
@@ -101,8 +110,8 @@ def _columns(
             "case_ambiguous": case_match.ambiguous,
         },
         "low_confidence_regions": [
-            {"page": r.number, "box": [b.left, b.top, b.width, b.height]}
-            for r in results
+            {"page": r.number, "box": _box(b)}
+            for r in recognized.results
             for b in r.low_confidence_regions
         ],
         "department_id": routing.department_id,
@@ -115,6 +124,43 @@ def _columns(
         "reasons": routing.reasons,
         "objects": objects,
     }
+
+
+def _pages(recognized: Recognized, image_keys: list[str]) -> list[dict[str, Any]]:
+    pairs = zip(recognized.pages, recognized.results, image_keys, strict=True)
+    return [
+        {
+            "number": page.number,
+            "width": page.image.shape[1],
+            "height": page.image.shape[0],
+            "dpi": page.dpi,
+            "rotation": page.rotation,
+            "skew_degrees": page.skew_degrees,
+            "blank": page.blank,
+            "ocr_confidence": ocr.confidence,
+            "text": ocr.text,
+            "image_key": key,
+            "low_confidence_regions": [_box(b) for b in ocr.low_confidence_regions],
+        }
+        for page, ocr, key in pairs
+    ]
+
+
+def _decision(routing: RoutingResult) -> dict[str, Any]:
+    return {
+        "kind": routing.decision,
+        "department_id": routing.department_id,
+        "unit_code": routing.unit_code,
+        "case_id": routing.case_id,
+        "confidence": routing.confidence,
+        "classifier_version": routing.classifier_version,
+        "alternatives": [asdict(a) for a in routing.alternatives],
+        "reasons": routing.reasons,
+    }
+
+
+def _box(box: Box) -> list[int]:
+    return [box.left, box.top, box.width, box.height]
 
 
 def _metadata(

@@ -26,7 +26,7 @@ when it is opened decades from now), with pypdf alone:
 * no transparency: neither Tesseract nor Pillow writes soft masks, transparency groups or
   blend modes; no JBIG2, no image interpolation.
 
-What is verified, and how: ``tests/test_searchable_pdf.py`` runs pikepdf's PDF/A validator
+What is verified, and how: ``tests/unit/test_searchable_pdf.py`` runs pikepdf's PDF/A validator
 (``pikepdf.pdfa``, an allow-list checker that follows veraPDF's rules and approves only what
 it recognises; a test dependency) on the output, with qpdf's syntax check for what that
 validator takes on trust (cross-reference offsets, stream lengths), and checks each point

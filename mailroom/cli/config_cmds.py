@@ -33,7 +33,7 @@ def fileplan_validate(
     ] = None,
 ) -> None:
     """Check a file plan; errors name the file and line."""
-    plan = load_file_plan(path or settings().file_plan)
+    plan = load_file_plan(path or settings().file_plan_path)
     console.print(
         f"[green]gültig[/]: {plan.name}, {len(plan.departments)} Leistungseinheiten, "
         f"{len(plan.units)} Aktenplaneinheiten"
@@ -44,7 +44,7 @@ def fileplan_validate(
 @report_errors
 def fileplan_show() -> None:
     """List the units of the configured file plan."""
-    plan = load_file_plan(settings().file_plan)
+    plan = load_file_plan(settings().file_plan_path)
     table = Table(title=plan.name)
     for col in ("Kennzeichen", "Titel", "Leistungseinheit", "Aufbewahrung", "Aussonderung"):
         table.add_column(col)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config.fileplan import FilePlan, load_file_plan
@@ -33,15 +34,18 @@ class AppContext:
     store: ObjectStore
     fileplan: FilePlan
     scan_lines: list[ScanLineConfig] = field(default_factory=list)
+    #: When the file plan's file was loaded (see :meth:`refresh_file_plan`).
+    _file_plan_stamp: tuple[int, int] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, migrate: bool | None = None) -> AppContext:
         """Build the context. Embedded, the database is migrated automatically."""
-        fileplan = load_file_plan(settings.file_plan)
+        fileplan = load_file_plan(settings.file_plan_path)
         db = Database(settings.db_url)
         if migrate if migrate is not None else settings.embedded:
             db.upgrade()
         ctx = cls(settings, db, open_object_store(settings), fileplan, load_scan_lines(settings))
+        ctx._file_plan_stamp = _stamp(settings.file_plan_path)
         ctx.sync_configuration()
         return ctx
 
@@ -70,6 +74,25 @@ class AppContext:
 
         return OpenCaseIndex(self.db)
 
+    def use_file_plan(self, plan: FilePlan) -> None:
+        """Route by ``plan`` from now on (after an import): the router is rebuilt for it."""
+        self.fileplan = plan
+        self.__dict__.pop("registry", None)
+        self._file_plan_stamp = _stamp(self.settings.file_plan_path)
+
+    def refresh_file_plan(self) -> bool:
+        """Reload the file plan if its file changed (another process imported one).
+
+        Cheap (one ``stat``); workers call it before each document, so an imported plan
+        and its thresholds reach every worker without a restart. Returns True if reloaded.
+        """
+        path = self.settings.file_plan_path
+        if _stamp(path) == self._file_plan_stamp:
+            return False
+        log.info("file plan %s changed; reloading it", path)
+        self.use_file_plan(load_file_plan(path))
+        return True
+
     def sync_configuration(self) -> None:
         """Mirror the file plan and scan lines into the database (idempotent)."""
         with self.db.session() as session:
@@ -82,3 +105,12 @@ class AppContext:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """What tells a changed file: modification time and size (None: missing)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size

@@ -6,7 +6,8 @@
 Each stage takes values (``mailroom.core.domain``, the file plan, an engine, a store) and
 returns values; none touches the database. :mod:`mailroom.runtime.processor` loads the
 document before and commits the record after, so no transaction is held open while
-Tesseract runs. :func:`run_pipeline` is the only place that reads the application context.
+Tesseract runs. Only :func:`run_pipeline` (and :func:`recognize_file`, the same stages
+outside the queue) read the application context.
 """
 
 from __future__ import annotations
@@ -60,10 +61,6 @@ class PipelineResult:
     @property
     def objects(self) -> dict[str, Any]:
         return self.record.objects
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self.record.metadata
 
 
 # --- stages ------------------------------------------------------------------------
@@ -138,6 +135,7 @@ def run_pipeline(
 ) -> PipelineResult:
     """Run every stage for one document. Raises mailroom errors; touches no database row."""
     started = time.perf_counter()
+    ctx.refresh_file_plan()  # an imported plan reaches every worker without a restart
     data = ctx.store.get(doc.original_key)
     pages = rasterize_stage(data, doc.media_type, ctx.settings)
     recognized = recognize_stage(pages, ctx.ocr, heartbeat)

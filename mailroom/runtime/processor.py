@@ -12,14 +12,14 @@ import enum
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, false, or_, true, update
 from sqlalchemy.orm import Session
 
-from mailroom.core.domain import DocumentInput, PageOcr, PreparedPage
+from mailroom.core.domain import DocumentInput
 from mailroom.core.errors import BadInputError, MailroomError, ProcessingError, TransientError
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db import models
@@ -180,16 +180,7 @@ class DocumentProcessor:
             )
             session.add(
                 models.RoutingDecision(
-                    document_id=doc.id,
-                    kind=routing.decision,
-                    actor=self.owner,
-                    department_id=routing.department_id,
-                    unit_code=routing.unit_code,
-                    case_id=routing.case_id,
-                    confidence=routing.confidence,
-                    classifier_version=routing.classifier_version,
-                    alternatives=[asdict(a) for a in routing.alternatives],
-                    reasons=routing.reasons,
+                    document_id=doc.id, actor=self.owner, **result.record.decision
                 )
             )
         return Report(result.doc.id, Outcome.DONE, state, result=result)
@@ -272,35 +263,14 @@ def _write_result(session: Session, doc: models.Document, result: PipelineResult
     """Put the DMS record's values on the document row and replace its pages."""
     session.execute(delete(models.Page).where(models.Page.document_id == doc.id))
     session.expire(doc, ["pages"])
-    page_keys = result.objects["pages"]
-    for page, ocr in zip(result.recognized.pages, result.recognized.results, strict=True):
-        session.add(_page_row(doc.id, page, ocr, page_keys[page.number - 1]))
+    for values in result.record.pages:
+        session.add(models.Page(document_id=doc.id, **values))
     for column, value in result.record.columns.items():
         setattr(doc, column, value)
     doc.processed_at = utcnow()
     doc.processing_seconds = round(result.seconds, 3)
     doc.lease_owner = doc.lease_until = None
     doc.next_attempt_at = None
-
-
-def _page_row(document_id: str, page: PreparedPage, ocr: PageOcr, image_key: str) -> models.Page:
-    height, width = page.image.shape[:2]
-    return models.Page(
-        document_id=document_id,
-        number=page.number,
-        width=width,
-        height=height,
-        dpi=page.dpi,
-        rotation=page.rotation,
-        skew_degrees=page.skew_degrees,
-        blank=page.blank,
-        ocr_confidence=ocr.confidence,
-        text=ocr.text,
-        image_key=image_key,
-        low_confidence_regions=[
-            [b.left, b.top, b.width, b.height] for b in ocr.low_confidence_regions
-        ],
-    )
 
 
 def document_input(doc: models.Document) -> DocumentInput:

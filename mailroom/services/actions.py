@@ -3,7 +3,7 @@
 Clerk decisions (accept, reassign, attach to a case) are written as
 :class:`~mailroom.infra.db.models.RoutingDecision` rows with ``is_label=True``: they are the
 training data of the router. Operator actions (retry, quarantine) act on the pipeline. Every action
-checks :mod:`mailroom.access` and is written to the audit trail.
+checks :mod:`mailroom.services.access` and is written to the audit trail.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def request_original(
     session: Session, user: User, doc: Document, reason: str = ""
 ) -> OriginalRequest:
     """Papieroriginal anfordern: ask the scan centre for the paper original
-    (the workflow is in :mod:`mailroom.originals`)."""
+    (the workflow is in :mod:`mailroom.services.originals`)."""
     return originals.request(session, user, doc, reason)
 
 

@@ -7,11 +7,18 @@ rows, because filed documents still refer to them.
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from config.fileplan import FilePlan
+from config.fileplan import FilePlan, load_file_plan
+from mailroom.core.errors import BadInputError, ConfigurationError
 from mailroom.infra.db import models
+from mailroom.infra.db.audit import audit
 
 
 def sync_file_plan(session: Session, fileplan: FilePlan) -> None:
@@ -44,3 +51,49 @@ def sync_file_plan(session: Session, fileplan: FilePlan) -> None:
         session.add(urow)
     for urow in units.values():
         urow.active = False
+
+
+MAX_FILE_PLAN_BYTES = 5 * 1024 * 1024
+
+
+def import_file_plan(
+    session: Session, target: Path, filename: str, data: bytes, actor: str
+) -> FilePlan:
+    """Validate an uploaded file plan exactly like ``mailroom fileplan validate``, then make it
+    the active one: written atomically to ``target`` (``settings.file_plan_target``: the
+    data dir unless ``MAILROOM_FILE_PLAN`` names a file, never the installed package) and
+    mirrored into the database. Raises :class:`~mailroom.core.errors.ConfigurationError`
+    naming the bad line. Every process reloads the file when it changes.
+    """
+    if len(data) > MAX_FILE_PLAN_BYTES:
+        raise BadInputError(f"file plan larger than {MAX_FILE_PLAN_BYTES // 1024 // 1024} MB")
+    if not data.strip():
+        raise BadInputError("the uploaded file plan is empty")
+    # Keep the uploaded name so error messages name the file the admin knows.
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename).name)[:100] or "fileplan.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            plan = load_file_plan(path)
+        except ConfigurationError as exc:
+            raise ConfigurationError(exc.message.replace(str(path), name), hint=exc.hint) from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".fileplan-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    sync_file_plan(session, plan)
+    audit(
+        session,
+        actor,
+        "fileplan_import",
+        source=name,
+        departments=len(plan.departments),
+        units=len(plan.units),
+    )
+    return plan

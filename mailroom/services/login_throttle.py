@@ -155,7 +155,7 @@ def record_success(session: Session, username: str) -> None:
 def authenticate(
     session: Session, policy: LoginPolicy, username: str, password: str, client: str | None
 ) -> User | None:
-    """:func:`mailroom.users.authenticate` behind the throttle.
+    """:func:`mailroom.services.users.authenticate` behind the throttle.
 
     Raises :class:`TooManyAttempts` while blocked; otherwise returns the user or ``None``
     and counts the failure. Commit the session in both cases: the audit entry and the
@@ -178,7 +178,7 @@ def change_own_password(
     new_password: str,
     client: str | None,
 ) -> None:
-    """:func:`mailroom.users.change_own_password` behind the same throttle: a session left
+    """:func:`mailroom.services.users.change_own_password` behind the same throttle: a session left
     open on a shared PC must not become a way to guess the password."""
     check(session, policy, user.username, client)
     try:

@@ -22,15 +22,16 @@ from classifiers.evaluation import evaluate_router
 from classifiers.router import Router, make_coldstart_router
 from classifiers.text_model import TextModel
 from classifiers.thresholds import Threshold
-from classifiers.training import new_version_name, train_router
 from config.fileplan import FilePlan
 from config.settings import Settings
 from mailroom.core.errors import Conflict, ModelError, NotFound
 from mailroom.infra.db.audit import audit
 from mailroom.infra.db.database import Database
-from mailroom.infra.db.models import BlobLock, Department, ModelVersion, RoutingDecision
+from mailroom.infra.db.models import BlobLock, ModelVersion, RoutingDecision
 from mailroom.infra.objects import ObjectStore
-from mailroom.services.training import collect_labels, load_heldout, save_run
+from mailroom.services.thresholds import admin_thresholds
+from mailroom.services.training import load_heldout
+from mailroom.services.training import train as train_candidate
 
 log = logging.getLogger(__name__)
 
@@ -218,12 +219,10 @@ class ModelRegistry:
 
     def train(self, *, actor: str = "system", seed: int = 0) -> ModelVersion:
         """Train a new candidate on every label in the database (web "Training starten")."""
-        with self.db.session() as session:
-            examples = collect_labels(session, self.fileplan)
-        run = train_router(
-            examples, self.fileplan, self.settings, version=new_version_name(), seed=seed
+        notes = f"trained by {actor}"
+        return train_candidate(
+            self.db, self.store, self.fileplan, self.settings, seed=seed, notes=notes
         )
-        return save_run(self.db, self.store, run, notes=f"trained by {actor}")
 
     def evaluate(self, version: str) -> dict[str, Any]:
         """Measure a version again on its own held-out set (metrics without bulky parts)."""
@@ -257,10 +256,9 @@ class ModelRegistry:
             log.info("retraining skipped: another process holds the lock")
             return None
         try:
-            with self.db.session() as session:
-                examples = collect_labels(session, self.fileplan)
-            run = train_router(examples, self.fileplan, self.settings, version=new_version_name())
-            row = save_run(self.db, self.store, run, notes=f"retrained by {owner}")
+            row = train_candidate(
+                self.db, self.store, self.fileplan, self.settings, notes=f"retrained by {owner}"
+            )
             try:
                 return self.promote(row.version, actor=owner)
             except Conflict as exc:
@@ -276,17 +274,6 @@ def _score(metrics: dict[str, Any]) -> dict[str, float]:
         "unit_accuracy": float(metrics["unit_accuracy"]),
         "department_accuracy": float(metrics["department_accuracy"]),
     }
-
-
-def admin_thresholds(session: Session) -> dict[str, float]:
-    """The thresholds administrators set, by department (only those; see
-    :mod:`classifiers.thresholds` for the precedence)."""
-    rows = session.execute(
-        select(Department.id, Department.admin_threshold).where(
-            Department.admin_threshold.is_not(None)
-        )
-    )
-    return {dept_id: float(value) for dept_id, value in rows if value is not None}
 
 
 def _acquire(db: Database, name: str, owner: str, *, minutes: int) -> bool:
@@ -314,4 +301,4 @@ def _release(db: Database, name: str, owner: str) -> None:
             session.delete(lock)
 
 
-__all__ = ["RETRAIN_LOCK", "ModelRegistry", "admin_thresholds", "new_version_name"]
+__all__ = ["RETRAIN_LOCK", "ModelRegistry"]

@@ -7,7 +7,7 @@ the paper, and mark each request as *bereitgestellt* (sent to the requesting dep
 or *nicht mehr vorhanden* (already destroyed, with a note). The clerk sees the outcome on
 the document page. Each step is written to the audit trail.
 
-Who sees which request is decided in :mod:`mailroom.access`.
+Who sees which request is decided in :mod:`mailroom.services.access`.
 """
 
 from __future__ import annotations

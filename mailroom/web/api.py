@@ -73,7 +73,7 @@ def token(request: Request, body: TokenIn, session: DbSession, ctx: Ctx) -> Toke
     """Exchange username and password for a bearer token (no cookie, no CSRF needed).
 
     Repeated failures for a name or from an address are refused with 429 and
-    ``Retry-After`` (see :mod:`mailroom.login_throttle`).
+    ``Retry-After`` (see :mod:`mailroom.services.login_throttle`).
     """
     policy = login_throttle.LoginPolicy.from_settings(ctx.settings)
     try:

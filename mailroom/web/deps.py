@@ -71,7 +71,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 def client_address(request: Request) -> str | None:
     """The caller's address as the server reports it (behind a proxy: see
-    :mod:`mailroom.login_throttle` on ``FORWARDED_ALLOW_IPS``)."""
+    :mod:`mailroom.services.login_throttle` on ``FORWARDED_ALLOW_IPS``)."""
     return request.client.host if request.client else None
 
 

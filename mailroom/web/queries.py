@@ -1,4 +1,4 @@
-"""Document listings for pages and API, all filtered through :mod:`mailroom.access`."""
+"""Document listings for pages and API, all filtered through :mod:`mailroom.services.access`."""
 
 from __future__ import annotations
 

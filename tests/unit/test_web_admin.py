@@ -62,7 +62,7 @@ def test_invalid_file_plan_is_refused_with_the_cli_error(
     shown = html.unescape(response.text)
     assert cli_error.value.message.replace(str(expected_file), "neu.yaml") in shown
     assert "line" in shown and "'999'" in shown
-    assert FILE_PLAN.read_bytes() == admin_ctx.settings.file_plan.read_bytes()  # unchanged
+    assert FILE_PLAN.read_bytes() == admin_ctx.settings.file_plan_path.read_bytes()  # unchanged
 
 
 def test_valid_file_plan_import_replaces_units(
@@ -89,7 +89,7 @@ def test_valid_file_plan_import_replaces_units(
     assert "Aktenplan importiert" in response.text and "402.99" in response.text
     with admin_ctx.db.session() as session:
         assert session.get(FilePlanUnit, "402.99") is not None
-    assert "402.99" in admin_ctx.settings.file_plan.read_text(encoding="utf-8")
+    assert "402.99" in admin_ctx.settings.file_plan_path.read_text(encoding="utf-8")
     assert admin_ctx.fileplan.unit("402.99").title == "Künstliche Intelligenz"
 
 
@@ -249,3 +249,39 @@ def test_model_api_trains_in_background_then_promotes(
     no_predecessor = api.post("/api/models/rollback")
     assert no_predecessor.status_code == 409
     assert "no predecessor" in no_predecessor.json()["detail"]
+
+
+def test_an_imported_file_plan_goes_to_the_data_dir_and_reaches_other_processes(
+    tmp_path: Path,
+) -> None:
+    """Without MAILROOM_FILE_PLAN the shipped plan is only the default: an import is written
+    to the data dir (never into the installed package), and another process (a worker)
+    routes by it from its next document on."""
+    shipped = FILE_PLAN.read_bytes()
+    web_ctx = AppContext.from_settings(make_settings(tmp_path / "data"))
+    worker_ctx = AppContext.from_settings(make_settings(tmp_path / "data"))
+    seed_users(web_ctx)
+    try:
+        assert web_ctx.settings.file_plan_path == FILE_PLAN
+        client = TestClient(create_app(web_ctx))
+        token = login(client, "admin")
+        data = yaml.safe_load(FILE_PLAN.read_text(encoding="utf-8"))
+        data["departments"][0]["auto_threshold"] = 0.77
+        dept_id = data["departments"][0]["id"]
+        new = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode()
+        response = client.post(
+            "/verwaltung/aktenplan",
+            data={"csrf_token": token},
+            files={"file": ("fileplan.yaml", new, "application/yaml")},
+        )
+        assert response.status_code == 200
+        assert FILE_PLAN.read_bytes() == shipped
+        assert web_ctx.settings.file_plan_path == tmp_path / "data" / "fileplan.yaml"
+        assert web_ctx.registry.router().threshold(dept_id) == pytest.approx(0.77)
+        assert worker_ctx.registry.router().threshold(dept_id) != pytest.approx(0.77)
+        assert worker_ctx.refresh_file_plan() is True
+        assert worker_ctx.registry.router().threshold(dept_id) == pytest.approx(0.77)
+        assert worker_ctx.refresh_file_plan() is False
+    finally:
+        web_ctx.close()
+        worker_ctx.close()

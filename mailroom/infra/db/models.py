@@ -1,6 +1,6 @@
 """SQLAlchemy table models. The same code runs on SQLite (embedded) and PostgreSQL.
 
-Schema changes go through Alembic migrations in ``storage/migrations``.
+Schema changes go through Alembic migrations in ``mailroom/infra/db/migrations``.
 """
 
 from __future__ import annotations
@@ -353,7 +353,7 @@ class OriginalRequest(Base):
 
 class LoginFailure(Base):
     """One failed login, kept for a short while to throttle guessing (see
-    :mod:`mailroom.login_throttle`); the audit trail keeps the permanent record."""
+    :mod:`mailroom.services.login_throttle`); the audit trail keeps the permanent record."""
 
     __tablename__ = "login_failures"
 

@@ -16,7 +16,6 @@ from mailroom.core.errors import (
     MailroomError,
     NotFound,
 )
-from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import (
     Case,
     Department,
@@ -27,9 +26,10 @@ from mailroom.infra.db.models import (
     User,
 )
 from mailroom.services import users as user_service
+from mailroom.services.fileplan import MAX_FILE_PLAN_BYTES, import_file_plan
+from mailroom.services.thresholds import set_admin_threshold
 from mailroom.web import models_admin
 from mailroom.web.deps import Admin, Csrf, Ctx, DbSession
-from mailroom.web.fileplan_import import MAX_FILE_PLAN_BYTES, import_file_plan
 from mailroom.web.queries import all_departments
 from mailroom.web.rendering import flash, render
 
@@ -71,7 +71,12 @@ async def fileplan_import(
     """Import a file plan; validated with the same loader (and errors) as the CLI."""
     data = await file.read(MAX_FILE_PLAN_BYTES + 1)
     try:
-        plan = import_file_plan(ctx, session, file.filename or "fileplan.yaml", data, user.username)
+        target = ctx.settings.file_plan_target
+        plan = import_file_plan(
+            session, target, file.filename or "fileplan.yaml", data, user.username
+        )
+        session.commit()
+        ctx.use_file_plan(plan)  # this process at once; the others on their next document
     except (ConfigurationError, BadInputError) as exc:
         session.rollback()
         units = session.scalars(select(FilePlanUnit).order_by(FilePlanUnit.code)).all()
@@ -235,9 +240,7 @@ def thresholds_set(
             "error",
         )
         return RedirectResponse("/verwaltung/schwellen", status_code=303)
-    previous = dept.admin_threshold
-    dept.admin_threshold = value
-    audit(session, user.username, "threshold", department=dept.id, before=previous, after=value)
+    set_admin_threshold(session, dept, value, user.username)
     session.commit()
     ctx.registry.refresh()  # this process routes with the new value at once
     done = "gespeichert" if value is not None else "zurückgesetzt"
