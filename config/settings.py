@@ -54,11 +54,17 @@ class Settings(BaseSettings):
     retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
     #: Longest wait between attempts to reach an unavailable service.
     service_backoff_max_seconds: float = Field(default=30.0, gt=0)
-    #: How long a worker may hold a document before another may take it over.
-    lease_seconds: int = Field(default=900, ge=10)
+    #: How long a worker's claim on a document (its lease) lasts unless renewed. A worker
+    #: renews it every third of this while it works on the document, so it runs out only
+    #: when the worker died or lost the database; then the next sweep republishes the
+    #: document: within ``lease_seconds + sweep_interval_seconds`` (< 60 s) of the death.
+    lease_seconds: int = Field(default=40, ge=10)
     #: A queued document untouched this long is published again (lost message).
     requeue_after_seconds: int = Field(default=120, ge=5)
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    #: AMQP heartbeat timeout a worker asks RabbitMQ for. Heartbeats go on while a document
+    #: is being processed; RabbitMQ drops a connection silent for about twice this long.
+    broker_heartbeat_seconds: int = Field(default=30, ge=2, le=600)
 
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
@@ -181,7 +187,7 @@ class Settings(BaseSettings):
 
     @property
     def backoff(self) -> BackoffPolicy:
-        """The one retry policy (watcher, broker reconnects, document retries)."""
+        """The one retry policy (watcher, document retries; services wait by service_backoff)."""
         return BackoffPolicy(self.retry_backoff_seconds, self.retry_backoff_max_seconds)
 
     @property

@@ -16,6 +16,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from mailroom.core.errors import ConfigurationError, TransientError, UnsafePath
@@ -169,6 +170,39 @@ def write_reason_file(destination: Path, text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise TransientError(f"cannot write {reason}: {exc.strerror}") from exc
     return reason
+
+
+def write_reason_beside(hot: Path, moved_to: str, text: str) -> Path | None:
+    """Write ``<name>.reason.txt`` beside a file intake filed away below ``hot``.
+
+    ``moved_to`` is the file's path relative to the hot folder (``processed/brief.pdf``).
+    Returns None, writing nothing, when that folder is not reachable from here (a worker
+    on another host) or the path would lead outside ``processed/`` and ``quarantine/``.
+    """
+    root = hot.resolve()
+    target = root / moved_to
+    folder = Path(os.path.realpath(target.parent))
+    inside = any(folder.is_relative_to(root / name) for name in RESERVED)
+    if not inside or not folder.is_dir() or target.name in ("", ".", ".."):
+        return None
+    return write_reason_file(folder / target.name, text)
+
+
+def reason_text(
+    heading: str, *, name: str, line: str, document_id: str, sha256: str, reason: str
+) -> str:
+    """The reason file a person at the scan centre reads (German)."""
+    return (
+        f"{heading}\n\n"
+        f"Datei:       {name}\n"
+        f"Scanstraße:  {line}\n"
+        f"Dokument-ID: {document_id}\n"
+        f"SHA-256:     {sha256 or '(nicht gelesen)'}\n"
+        f"Zeitpunkt:   {datetime.now(UTC).isoformat(timespec='seconds')}\n"
+        f"Grund:       {reason}\n\n"
+        "Was tun: Ursache beheben (z. B. neu scannen oder als TIFF/PDF exportieren) und die\n"
+        "Datei erneut in den Hot-Folder legen.\n"
+    )
 
 
 def remove_empty_folders(top: Path) -> None:

@@ -24,6 +24,7 @@ from config.settings import Settings
 from intake import hotfolder
 from mailroom.core.backoff import Backoff
 from mailroom.core.errors import (
+    BrokerUnavailable,
     ConfigurationError,
     DatabaseUnavailable,
     MailroomError,
@@ -70,6 +71,11 @@ class Registrar(Protocol):
         """The batch (Stapel) of the folder ``name``: ``known`` if it still fits, else new."""
         ...
 
+    def publish_backlog(self, line: ScanLineConfig) -> int:
+        """Publish the line's documents still ``received`` (registered while the broker was
+        away); return how many. Raises :class:`BrokerUnavailable` if it is away again."""
+        ...
+
 
 @dataclass(frozen=True)
 class IntakeResult:
@@ -99,14 +105,16 @@ class ScanLineWatcher:
         self.line = scan_line
         self.registrar = registrar
         self.tracker = hotfolder.StabilityTracker(settings.intake_stable_seconds, observe=observe)
-        self.services = Backoff(settings.backoff)  # database, object store, the share itself
-        self.broker = Backoff(settings.backoff)
+        # Waiting out a service is capped short, so intake resumes soon after it returns.
+        self.services = Backoff(settings.service_backoff)  # database, object store, the share
+        self.broker = Backoff(settings.service_backoff)
         self._file_backoff: dict[Path, Backoff] = {}  # files that failed on their own
 
     def scan_once(self) -> list[IntakeResult]:
         """Take every complete file and batch folder; return what happened to each."""
         if self.services.active:
             return []
+        self._publish_backlog()
         hot = self.line.hot_folder
         try:
             hotfolder.ensure_folders(hot)
@@ -144,6 +152,31 @@ class ScanLineWatcher:
             stop.wait(self.settings.intake_poll_seconds)
         log.info("%s: watcher stopped", self.line.id)
 
+    # -- the broker --------------------------------------------------------------------
+
+    def _publish_backlog(self) -> None:
+        """Once the broker's backoff has run out, publish what was registered without it.
+
+        Files taken while the broker was away became documents in ``received``. Trying to
+        publish them is the test whether the broker is back, and brings them to the
+        workers right away instead of after the sweeper's ``requeue_after_seconds``.
+        """
+        if not self.broker.failures or self.broker.active:
+            return
+        try:
+            published = self.registrar.publish_backlog(self.line)
+        except BrokerUnavailable as exc:
+            delay = self.broker.failed()
+            log.warning(
+                "%s: broker still unavailable, next try in %.1f s: %s", self.line.id, delay, exc
+            )
+            return
+        except SERVICE_ERRORS as exc:
+            self._defer_line("the documents waiting for the broker stay received", exc)
+            return
+        self.broker.succeeded()
+        log.info("%s: broker is back; published %d waiting documents", self.line.id, published)
+
     # -- single files ----------------------------------------------------------------
 
     def _take(self, path: Path, batch_id: int | None = None) -> IntakeResult:
@@ -164,7 +197,7 @@ class ScanLineWatcher:
         if taken.broker_failed:
             delay = self.broker.failed()
             log.warning(
-                "%s: broker unavailable, publishing left to the sweeper for %.1f s",
+                "%s: broker unavailable; documents wait as received, next try in %.1f s",
                 self.line.id,
                 delay,
             )

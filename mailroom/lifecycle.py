@@ -16,8 +16,8 @@ The pipeline is concurrent, so some transitions look odd but are real:
 - ``received -> processing``: a worker may claim the document before the intake recorded
   that it published the message (the intake's ``received -> queued`` then loses);
 - ``queued -> queued``: the sweeper republishes a message that was lost;
-- ``processing -> processing``: a worker takes over a lease that ran out, or a message
-  redelivered after its worker died;
+- ``processing -> processing``: a worker takes over a lease that ran out (never one that
+  is still being renewed, even for a redelivered message);
 - ``processing -> queued``: the sweeper puts back a document whose lease ran out;
 - ``queued``/``retry_wait -> routed, review, retry_wait, failed, quarantined``: a worker
   whose lease ran out still records its outcome unless another worker finished first

@@ -11,6 +11,10 @@ Dark scanner borders and punch holes are painted over with paper first
 (:mod:`workers.scan_edges`, about 15 ms); left in, they mislead the skew and orientation
 analysis and Tesseract (corpus pages with both: 6.4 % CER kept, 0.29 % painted over).
 
+A page OpenCV cannot work with (fewer than ``MIN_SIDE`` pixels across, or anything else
+OpenCV or numpy refuse on it) is bad input (:mod:`workers.library_errors`): the document
+is quarantined with the reason, never retried as if the failure could pass.
+
 Orientation is found without Tesseract: the direction of the text lines (projection
 profiles) separates 0/180 from 90/270, and the ink above and below the lines' x-height band
 (German has far more ascenders - capitals, b d f h k l t ß, umlaut dots - than descenders)
@@ -27,11 +31,19 @@ import numpy as np
 import numpy.typing as npt
 
 from mailroom.core.domain import Box, GrayImage, PageImage, PreparedPage
-from workers.scan_edges import remove_scan_edges
+from mailroom.core.errors import CorruptFile
+from workers.library_errors import bad_input_errors
+from workers.scan_edges import HOLE_REACH_MM, remove_scan_edges
 
 WORKING_DPI = 300
 MIN_DPI, MAX_DPI = 200, 400
 ANALYSIS_DPI = 150
+#: Narrower or lower pages (in pixels) are refused: the analysis copies would be empty.
+MIN_SIDE = 16
+#: Pages narrower than the two margin strips of the punch-hole search (a till receipt) are
+#: not searched for borders and holes: OpenCV 5.0 crashes the process (SIGSEGV) on the
+#: empty strip between them, and a strip that narrow has no punch holes anyway.
+_NARROWEST_FOR_EDGES = 2 * int(HOLE_REACH_MM * ANALYSIS_DPI / 25.4)
 MAX_SKEW = 5.0
 #: Darker than this share of the local paper brightness counts as ink.
 INK_RATIO = 0.7
@@ -59,12 +71,24 @@ def prepare_page(page: PageImage, *, clean_edges: bool = True) -> PreparedPage:
     """Resolution, denoising, borders and holes, blank test, upright, deskew, even paper.
 
     The returned page is what OCR reads and what the searchable PDF shows. ``clean_edges``
-    off keeps borders and holes (for comparison in ``benchmarks/cleanup.py``).
+    off keeps borders and holes (for comparison in ``benchmarks/cleanup.py``). Raises
+    :class:`CorruptFile` (or :class:`FileTooLarge`) for a page the libraries refuse.
     """
+    with bad_input_errors(f"page {page.number} cannot be prepared for OCR"):
+        return _prepare(page, clean_edges=clean_edges)
+
+
+def _prepare(page: PageImage, *, clean_edges: bool) -> PreparedPage:
+    height, width = page.image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise CorruptFile(
+            f"page {page.number} has only {width} x {height} pixels, too small for a page",
+            hint="rescan the document",
+        )
     image, dpi = normalise_resolution(page.image, page.dpi)
     image = _u8(cv2.medianBlur(image, 3))
     small = _analysis_copy(image, dpi)
-    if clean_edges:
+    if clean_edges and small.shape[1] > _NARROWEST_FOR_EDGES:
         # Before any analysis: a border's straight edge would pull the skew estimate
         # towards the scan's axes, and a blank back side with a border is still blank.
         image, small, _ = remove_scan_edges(image, small, ANALYSIS_DPI)

@@ -5,7 +5,10 @@ from the magic bytes, never from the file name. A PDF page that is just one full
 image is decoded straight from that image at its own resolution (:mod:`workers.pdf_scans`,
 4x cheaper); every other PDF page is rendered by Poppler at the requested dpi.
 Page count and pixel count are checked from the headers *before* any pixel is decoded, so
-a decompression bomb is refused cheaply.
+a decompression bomb is refused cheaply. Whatever the image libraries raise on a damaged
+or hostile file (Pillow's many exception types, OpenCV's ``cv2.error``, numpy running out
+of memory) becomes :class:`CorruptFile` or :class:`FileTooLarge` here: bad input is
+permanent, retrying the same bytes would fail the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from mailroom.core.errors import CorruptFile, EmptyFile, FileTooLarge, Unsupport
 from mailroom.core.media import JPEG, PDF, PNG, TIFF
 from mailroom.infra import poppler
 from workers import pdf_scans
+from workers.library_errors import bad_input_errors
 
 SUPPORTED = (TIFF, PNG, JPEG, PDF)
 DEFAULT_DPI = 300
@@ -55,11 +59,22 @@ def iter_pages(
     """
     if not data:
         raise EmptyFile("the file is empty (0 bytes)", hint="check the scanner's export")
-    if media_type == PDF:
-        return _pdf_pages(data, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
-    if media_type in (TIFF, PNG, JPEG):
-        return _image_pages(data, media_type, max_pixels=max_pixels, max_pages=max_pages)
-    raise UnsupportedFileType(f"cannot rasterize {media_type!r}", hint="use TIFF, PNG, JPEG or PDF")
+    if media_type not in SUPPORTED:
+        raise UnsupportedFileType(
+            f"cannot rasterize {media_type!r}", hint="use TIFF, PNG, JPEG or PDF"
+        )
+    with bad_input_errors():
+        if media_type == PDF:
+            pages = _pdf_pages(data, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
+        else:
+            pages = _image_pages(data, media_type, max_pixels=max_pixels, max_pages=max_pages)
+    return _guarded(pages)
+
+
+def _guarded(pages: Iterator[PageImage]) -> Iterator[PageImage]:
+    """The pages, with the libraries' errors while decoding them turned into bad input."""
+    with bad_input_errors():
+        yield from pages
 
 
 # --- images (Pillow) -------------------------------------------------------------------
@@ -83,7 +98,12 @@ def _open_image(data: bytes) -> Image.Image:
         raise FileTooLarge(
             f"the image is a decompression bomb: {exc}", hint="scan at 300 dpi"
         ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:  # its message names an in-memory buffer
+        raise CorruptFile(
+            "the image cannot be read: its headers are damaged or of an unsupported kind",
+            hint="rescan the document",
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise CorruptFile(f"the image cannot be read: {exc}", hint="rescan the document") from exc
 
 
@@ -182,6 +202,11 @@ def _check_pdf_limits(info: poppler.PdfInfo, *, dpi: int, max_pixels: int, max_p
         raise FileTooLarge(
             f"the PDF has {info.pages} pages, more than the limit of {max_pages}",
             hint="split the batch or raise MAILROOM_MAX_PAGES",
+        )
+    if info.javascript:  # intake refuses these; a document registered before may have it
+        raise UnsupportedFileType(
+            "the PDF contains JavaScript, which no scan does",
+            hint="scan the paper original or export the document again as plain PDF",
         )
     for number, (width_pt, height_pt) in enumerate(info.page_sizes, start=1):
         width, height = round(width_pt / 72 * dpi), round(height_pt / 72 * dpi)

@@ -14,6 +14,7 @@ from mailroom.cli import (
     config_cmds,
     demo,
     models,
+    retry,
     run,
     status,
     training,
@@ -63,6 +64,7 @@ app.command()(run.watch)
 app.command()(run.worker)
 app.command()(run.process)
 app.command()(status.status)
+app.command()(retry.retry)
 app.add_typer(config_cmds.db_app, name="db")
 app.add_typer(config_cmds.fileplan_app, name="fileplan")
 

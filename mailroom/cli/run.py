@@ -15,18 +15,21 @@ from mailroom.core import states
 from mailroom.core.errors import BadInputError, ConfigurationError, MailroomError
 from mailroom.infra.db import models
 from mailroom.runtime.context import AppContext
+from mailroom.runtime.startup import open_context
 
 
 @report_errors
 def watch() -> None:
-    """Watch the scan lines' hot folders (Scanstraßen) and register every new file."""
+    """Watch the scan lines' hot folders (Scanstraßen) and register every new file.
+
+    Started while the database or the object store is down, it waits for them.
+    """
     from mailroom.runtime.watchers import run_watchers
 
-    ctx = app_context()
-    stop = threading.Event()
-    from mailroom.runtime.processes import stop_on_signals
-
-    stop_on_signals(stop)
+    stop = _stop_on_signals()
+    ctx = open_context(settings(), stop)
+    if ctx is None:
+        return  # stopped while waiting for the services
     for line in ctx.scan_lines:
         console.print(f"[bold]{line.id}[/] {line.name}: {line.hot_folder}")
     run_watchers(ctx, stop)
@@ -36,13 +39,30 @@ def watch() -> None:
 def worker(
     name: Annotated[str | None, typer.Option(help="Name in logs and the audit trail")] = None,
 ) -> None:
-    """Process documents from the queue until stopped (one Tesseract thread)."""
+    """Process documents from the queue until stopped (one Tesseract thread).
+
+    Started while the database or the object store is down, it waits for them (the broker
+    it waits for while consuming).
+    """
     from mailroom.runtime.processes import worker_process
 
     s = settings()
-    if s.embedded:
-        app_context().close()  # migrate the embedded database once before consuming
+    # Wait for the services here (and migrate the embedded database once); the worker
+    # process then opens its own context.
+    ctx = open_context(s, _stop_on_signals())
+    if ctx is None:
+        return  # stopped while waiting for the services
+    ctx.close()
     worker_process(s, name)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set: they end a wait for the services, too."""
+    from mailroom.runtime.processes import stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop)
+    return stop
 
 
 @report_errors
@@ -132,8 +152,13 @@ def up(
         bool, typer.Option(help="Stop once all documents are processed (for scripts)")
     ] = False,
 ) -> None:
-    """Start everything: watchers, workers, web application, background retraining."""
-    ctx = app_context()
+    """Start everything: watchers, workers, web application, background retraining.
+
+    Started while the database or the object store is down, it waits for them.
+    """
+    ctx = open_context(settings(), _stop_on_signals())
+    if ctx is None:
+        return  # stopped while waiting for the services
     from mailroom.cli.supervise import supervisor
 
     sup = supervisor(ctx, workers=workers or ctx.settings.workers, web=web, live=live)

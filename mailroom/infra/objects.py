@@ -2,7 +2,9 @@
 
 Both keep the same key layout (see :func:`document_key`), so a filesystem store can be
 copied into a bucket one to one. Writes are atomic on both: S3 PUT is, and the filesystem
-store writes a temp file and renames it.
+store writes a temp file and renames it. :meth:`ObjectStore.put_file` streams a file in
+(a multipart upload on S3, a chunked copy on the filesystem), so an original of any size
+never has to be held in memory.
 """
 
 from __future__ import annotations
@@ -10,15 +12,18 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import quote, unquote
 
 from config.settings import Settings
 from mailroom.core.errors import ConfigurationError, NotFound, StorageUnavailable, UnsafePath
+
+_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,16 @@ class ObjectStore(Protocol):
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
     ) -> StoredObject: ...
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
+        """Store the file at ``path`` without reading it into memory (streamed)."""
+        ...
 
     def get(self, key: str) -> bytes: ...
 
@@ -102,6 +117,24 @@ class FilesystemObjectStore:
             raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
         return StoredObject(key, len(data), content_type, dict(metadata or {}))
 
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
+        target = self._path(key)
+        meta = {"content_type": content_type, "metadata": _encode_meta(metadata)}
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(target.with_name(target.name + ".meta"), json.dumps(meta).encode())
+            with path.open("rb") as source:
+                size = _atomic_copy(source, target)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot write {target}: {exc.strerror}") from exc
+        return StoredObject(key, size, content_type, dict(metadata or {}))
+
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
@@ -143,16 +176,23 @@ class FilesystemObjectStore:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    _atomic_copy(io.BytesIO(data), path)
+
+
+def _atomic_copy(source: BinaryIO, path: Path) -> int:
+    """Copy ``source`` in chunks to a temp file beside ``path``, fsync, rename; the size."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            shutil.copyfileobj(source, fh, _CHUNK)
+            size = fh.tell()
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return size
 
 
 class S3ObjectStore:
@@ -214,6 +254,27 @@ class S3ObjectStore:
         except Exception as exc:
             raise _s3_error(exc, key) from exc
         return StoredObject(key, len(data), content_type, dict(metadata or {}))
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
+        # fput_object streams the file, in multipart parts of at least 5 MiB if it is large.
+        try:
+            size = path.stat().st_size
+            self.client.fput_object(
+                self.bucket,
+                check_key(key),
+                str(path),
+                content_type=content_type,
+                metadata=_encode_meta(metadata),  # type: ignore[arg-type]
+            )
+        except Exception as exc:
+            raise _s3_error(exc, key) from exc
+        return StoredObject(key, size, content_type, dict(metadata or {}))
 
     def get(self, key: str) -> bytes:
         response = None

@@ -7,6 +7,7 @@ mailroom errors.
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 from dataclasses import dataclass
@@ -19,9 +20,13 @@ from mailroom.core.domain import GrayImage
 from mailroom.core.errors import CorruptFile, EncryptedDocument, MissingDependencyError, OcrTimeout
 
 INSTALL_HINT = "apt-get install poppler-utils"
-_PAGE_SIZE = re.compile(r"^Page\s+(\d+)\s+size:\s+([\d.]+)\s+x\s+([\d.]+)\s+pts", re.M)
+#: pdfinfo prints sizes with C's ``%g``: ``612``, ``595.276``, ``1e+06``, even ``nan``/``inf``;
+#: any token is taken here and :func:`_points` decides whether it is a usable number.
+_PAGE_SIZE = re.compile(r"^Page\s+(\d+)\s+size:\s+(\S+)\s+x\s+(\S+)\s+pts", re.M)
 _PAGE_ROT = re.compile(r"^Page\s+(\d+)\s+rot:\s+(\d+)", re.M)
 _PAGES = re.compile(r"^Pages:\s+(\d+)", re.M)
+_JAVASCRIPT = re.compile(r"^JavaScript:\s+yes", re.M)
+_UNREADABLE_SIZE = "rescan the document or export it again as PDF"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class PdfInfo:
     pages: int
     #: (width, height) in PostScript points (1/72 inch), after the page's /Rotate.
     page_sizes: list[tuple[float, float]]
+    #: The document carries JavaScript (pdfinfo's ``JavaScript: yes``).
+    javascript: bool = False
 
 
 @cache
@@ -62,10 +69,11 @@ def _failure(stderr: str, what: str) -> Exception:
 
 
 def pdf_info(path: Path, *, max_pages: int, timeout: float = 60) -> PdfInfo:
-    """Read page count and page sizes of the first ``max_pages + 1`` pages.
+    """Read page count, page sizes of the first ``max_pages + 1`` pages and whether the
+    PDF carries JavaScript.
 
     Raises :class:`EncryptedDocument` for password-protected PDFs and :class:`CorruptFile`
-    when Poppler cannot parse the file.
+    when Poppler cannot parse the file or a page's size cannot be read.
     """
     poppler_version()
     cmd = ["pdfinfo", "-f", "1", "-l", str(max_pages + 1), str(path)]
@@ -82,12 +90,40 @@ def pdf_info(path: Path, *, max_pages: int, timeout: float = 60) -> PdfInfo:
     pages_match = _PAGES.search(result.stdout)
     if not pages_match:
         raise _failure(result.stderr, "Poppler found no page count in the PDF")
-    rotations = {int(n): int(r) for n, r in _PAGE_ROT.findall(result.stdout)}
+    pages = int(pages_match.group(1))
+    sizes = _page_sizes(result.stdout, min(pages, max_pages + 1))
+    return PdfInfo(pages, sizes, javascript=bool(_JAVASCRIPT.search(result.stdout)))
+
+
+def _page_sizes(stdout: str, expected: int) -> list[tuple[float, float]]:
+    """Every listed page's (width, height) in points, turned by its /Rotate.
+
+    Raises :class:`CorruptFile` if a page's size is missing or no positive finite number:
+    a page whose size is unknown cannot be checked against the pixel limit.
+    """
+    rotations = {int(n): int(r) for n, r in _PAGE_ROT.findall(stdout)}
+    listed = {int(n): (w, h) for n, w, h in _PAGE_SIZE.findall(stdout)}
     sizes: list[tuple[float, float]] = []
-    for number, width, height in _PAGE_SIZE.findall(result.stdout):
-        w, h = float(width), float(height)
-        sizes.append((h, w) if rotations.get(int(number), 0) % 180 else (w, h))
-    return PdfInfo(pages=int(pages_match.group(1)), page_sizes=sizes)
+    for number in range(1, expected + 1):
+        if number not in listed:
+            raise CorruptFile(
+                f"the size of PDF page {number} cannot be read", hint=_UNREADABLE_SIZE
+            )
+        w, h = (_points(text, number) for text in listed[number])
+        sizes.append((h, w) if rotations.get(number, 0) % 180 else (w, h))
+    return sizes
+
+
+def _points(text: str, number: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise CorruptFile(
+            f"PDF page {number} has an unusable size ({text} pt)", hint=_UNREADABLE_SIZE
+        )
+    return value
 
 
 def render_pages(

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from amqp.exceptions import AMQPError
 from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
 from kombu.exceptions import KombuError, OperationalError
 
@@ -27,6 +28,8 @@ ROUTING_KEY = "document"
 DEAD_ROUTING_KEY = "dead"
 #: How often kombu's virtual transports (filesystem, memory) look for new messages.
 VIRTUAL_POLL_SECONDS = 0.2
+#: How much of a message body that could not be read a dead letter keeps.
+DEAD_ORIGINAL_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,13 @@ class DocumentQueue:
             settings.queue_name + ".dead", self.dlx, routing_key=DEAD_ROUTING_KEY, durable=True
         )
 
-    def connect(self) -> Connection:
-        """A new connection; the caller closes it."""
+    def connect(self, name: str | None = None) -> Connection:
+        """A new connection; the caller closes it.
+
+        ``name`` is shown by RabbitMQ (management UI, ``rabbitmqctl list_connections
+        client_properties``) as the connection's name, so an operator sees which worker a
+        connection belongs to.
+        """
         options: dict[str, Any] = {}
         if self.settings.queue_url.startswith("filesystem"):
             folder = self.settings.queue_folder.resolve()
@@ -105,11 +113,13 @@ class DocumentQueue:
             options = {"polling_interval": VIRTUAL_POLL_SECONDS}
         elif self.amqp:
             options = {"confirm_publish": True}
+            if name:
+                options["client_properties"] = {"connection_name": name}
         return Connection(
             self.settings.queue_url,
             transport_options=options,
             connect_timeout=10,
-            heartbeat=30 if self.amqp else 0,
+            heartbeat=self.settings.broker_heartbeat_seconds if self.amqp else 0,
         )
 
     def declare(self, conn: Connection) -> None:
@@ -123,7 +133,10 @@ class DocumentQueue:
     def publish(self, message: DocumentMessage, conn: Connection | None = None) -> None:
         """Publish persistently; raises :class:`BrokerUnavailable` if the broker refuses."""
         own = conn is None
-        conn = conn or self.connect()
+        try:
+            conn = conn or self.connect()  # the filesystem transport makes its folder here
+        except OSError as exc:
+            raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
         try:
             self.declare(conn)
             exchange, routing_key = self._route(self.exchange, ROUTING_KEY, self.queue)
@@ -144,17 +157,21 @@ class DocumentQueue:
                 conn.release()
 
     def dead_letter(self, message: Message, body: DocumentMessage | None, reason: str) -> None:
-        """Move a message to the dead-letter queue (RabbitMQ: reject into the DLX)."""
-        if self.amqp:
-            message.reject(requeue=False)
-            return
+        """Move a message to the dead-letter queue, with the reason; then acknowledge it.
+
+        On RabbitMQ, too, the dead letter is published (confirmed) through the
+        dead-letter exchange rather than rejected into it: a rejected message would carry
+        only RabbitMQ's own reason ("rejected"), and for a message that is not even JSON
+        the dead letter is the only place that says why it was refused. A crash between
+        the publish and the ack leaves a second dead letter, never none.
+        """
         payload = json.dumps(
             {
                 "document_id": body.document_id if body else None,
                 "attempt": body.attempt if body else None,
                 "ts": datetime.now(UTC).isoformat(),
                 "reason": reason,
-                "original": message.body if isinstance(message.body, str) else None,
+                "original": _body_text(message.body),
             }
         )
         exchange, routing_key = self._route(self.dlx, DEAD_ROUTING_KEY, self.dead_queue)
@@ -226,3 +243,36 @@ class DocumentQueue:
             scheme, _, rest = url.partition("://")
             url = f"{scheme}://***@{rest.split('@', 1)[1]}"
         return f"{url} ({self.settings.queue_name})"
+
+
+def _body_text(body: Any) -> str | None:
+    """A refused message's body as text for its dead letter (cut short if long)."""
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", errors="replace")
+    return body[:DEAD_ORIGINAL_CHARS] if isinstance(body, str) else None
+
+
+def link_errors(conn: Connection) -> tuple[type[BaseException], ...]:
+    """Every error that means "this broker connection is broken: connect a new one".
+
+    The transport's own connection and channel errors (on the virtual transports only
+    amqp's ConnectionError and ChannelError) are not all: kombu raises
+    ``OperationalError`` (e.g. from ``default_channel``) and other ``KombuError``s, amqp
+    its protocol errors, and the filesystem transport plain ``OSError`` when its folder
+    cannot be read.
+    """
+    return (*conn.connection_errors, *conn.channel_errors, KombuError, AMQPError, OSError)
+
+
+def heartbeat_sender(conn: Connection) -> Callable[[], None] | None:
+    """A function sending one AMQP heartbeat frame on connected ``conn`` (None: no heartbeats).
+
+    It only sends. kombu's ``heartbeat_check()`` would also fail the connection when no
+    frame was *read* for two intervals, which is always the case while the consuming
+    thread processes a document (see :mod:`mailroom.runtime.worker`); reading resumes,
+    and with it that check, when the thread is back in ``drain_events``.
+    """
+    if not conn.supports_heartbeats or not conn.get_heartbeat_interval():
+        return None
+    send: Callable[[], None] = conn.connection.send_heartbeat
+    return send

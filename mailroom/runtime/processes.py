@@ -12,7 +12,7 @@ import cv2
 
 from config.settings import Settings
 from mailroom.runtime import logs
-from mailroom.runtime.context import AppContext
+from mailroom.runtime.startup import open_context
 from mailroom.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,9 @@ def worker_process(settings: Settings, name: str | None = None) -> None:
     logs.setup_logging(settings.log_level)
     stop = threading.Event()
     stop_on_signals(stop)
-    ctx = AppContext.from_settings(settings, migrate=False)
+    ctx = open_context(settings, stop, migrate=False)  # waits out an outage at start
+    if ctx is None:
+        return  # stopped while waiting
     try:
         Worker(ctx, name=name).run(stop)
     finally:

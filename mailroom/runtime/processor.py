@@ -16,22 +16,35 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, false, or_, true, update
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.orm import Session
 
+from mailroom.core.backoff import Backoff
 from mailroom.core.domain import DocumentInput
-from mailroom.core.errors import BadInputError, MailroomError, ProcessingError, TransientError
+from mailroom.core.errors import (
+    BadInputError,
+    BrokerUnavailable,
+    DatabaseUnavailable,
+    MailroomError,
+    ProcessingError,
+    StorageUnavailable,
+    TransientError,
+)
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db import models
 from mailroom.infra.db.models import utcnow
 from mailroom.lifecycle import IllegalTransition, transition
+from mailroom.runtime import leases
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.pipeline import PipelineResult, run_pipeline
+from mailroom.runtime.rejections import note_rejection
 
 log = logging.getLogger(__name__)
 
 CLAIMABLE = (S.RECEIVED, S.QUEUED, S.RETRY_WAIT)
 FINISHED = (S.ROUTED, S.REVIEW, S.ACCEPTED, S.FAILED, S.QUARANTINED, S.DUPLICATE)
+#: A service is away, the document itself is fine: waiting costs it no attempt.
+OUTAGES = (StorageUnavailable, DatabaseUnavailable, BrokerUnavailable)
 
 
 class Outcome(enum.Enum):
@@ -57,6 +70,10 @@ class DocumentProcessor:
         self.ctx = ctx
         self.owner = owner
         self._last_beat = 0.0
+        # Consecutive outages this worker met: the wait before a document's next try.
+        self._outages = Backoff(ctx.settings.service_backoff)
+        # Claimed documents whose outcome the database did not take (see handle).
+        self._unrecorded: set[str] = set()
 
     # -- public -------------------------------------------------------------------------
 
@@ -64,27 +81,45 @@ class DocumentProcessor:
         """Process one document. Database errors while committing propagate (no ack).
 
         ``redelivered`` (RabbitMQ's flag: the previous consumer went away without an ack)
-        lets this worker take over a lease that has not yet run out.
+        takes over nothing: the previous consumer may only have lost its connection and
+        still be working, renewing its lease. A lease is taken over only once it ran out
+        (the sweeper then republishes the document), or by its own owner.
         """
-        claimed = self._claim(document_id, takeover=redelivered)
+        self._give_back_unrecorded()
+        claimed = self._claim(document_id, redelivered=redelivered)
         if isinstance(claimed, Report):
             return claimed
+        try:
+            return self._run(claimed)
+        except DatabaseUnavailable:
+            # Not even the outcome could be recorded: the worker requeues the message. The
+            # claim's attempt is committed already; it is given back once the database
+            # answers again, so an outage never uses up the document's attempts.
+            self._unrecorded.add(document_id)
+            raise
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _run(self, claimed: DocumentInput) -> Report:
+        """Run the pipeline on a claimed document and record the outcome."""
+        document_id = claimed.id
         try:
             result = run_pipeline(claimed, self.ctx, heartbeat=lambda: self._heartbeat(document_id))
         except BadInputError as exc:
             return self._fail(document_id, S.QUARANTINED, exc)
-        except TransientError as exc:
+        except OUTAGES as exc:
+            return self._wait_out(document_id, exc)
+        except TransientError as exc:  # OcrTimeout: this document is too hard, it counts
             return self._retry(document_id, exc)
         except MailroomError as exc:
             return self._fail(document_id, S.FAILED, exc)
         except Exception as exc:  # a bug or an unexpected library error: retry, then give up
             log.exception("document %s: unexpected error", document_id)
             return self._retry(document_id, exc)
+        self._outages.succeeded()
         return self._commit(result)
 
-    # -- steps ----------------------------------------------------------------------------
-
-    def _claim(self, document_id: str, *, takeover: bool = False) -> DocumentInput | Report:
+    def _claim(self, document_id: str, *, redelivered: bool = False) -> DocumentInput | Report:
         with self.ctx.db.session() as session:
             doc = session.get(models.Document, document_id)
             if doc is None:
@@ -94,17 +129,16 @@ class DocumentProcessor:
             if doc.attempts >= self.ctx.settings.max_attempts:
                 reason = f"gave up after {doc.attempts} attempts (the worker stopped each time)"
                 return self._give_up(session, doc, reason)
-            if not self._take(session, doc, takeover=takeover):
-                return Report(document_id, Outcome.SKIPPED, doc.state, "held by another worker")
+            if not self._take(session, doc):
+                return self._held(doc, redelivered=redelivered)
             session.flush()
             session.refresh(doc)
             return document_input(doc)
 
-    def _take(self, session: Session, doc: models.Document, *, takeover: bool) -> bool:
+    def _take(self, session: Session, doc: models.Document) -> bool:
         """The claim: one conditional transition to ``processing`` (atomic on both databases).
 
-        A document in ``processing`` is taken only if its lease ran out or is this worker's,
-        or on ``takeover`` (the message was redelivered: the previous consumer is gone).
+        A document in ``processing`` is taken only if its lease ran out or is this worker's.
         """
         D = models.Document
         now = utcnow()
@@ -113,7 +147,6 @@ class DocumentProcessor:
             D.lease_until.is_(None),
             D.lease_until < now,
             D.lease_owner == self.owner,
-            true() if takeover else false(),
         )
         lease = {
             "attempts": D.attempts + 1,
@@ -136,17 +169,28 @@ class DocumentProcessor:
             return False  # finished meanwhile
         return previous is not None
 
+    def _held(self, doc: models.Document, *, redelivered: bool) -> Report:
+        """Another worker holds the document's lease: leave the document to it."""
+        if redelivered:
+            log.info(
+                "document %s: redelivered, but %s holds its lease until %s; the sweeper "
+                "republishes it if that lease runs out",
+                doc.id,
+                doc.lease_owner,
+                doc.lease_until,
+            )
+        return Report(doc.id, Outcome.SKIPPED, doc.state, "held by another worker")
+
     def _heartbeat(self, document_id: str) -> None:
-        """Extend the lease while a long document is being recognised (at most every 30 s)."""
-        if time.monotonic() - self._last_beat < 30:
+        """Renew the lease between pages (every third of the lease at most).
+
+        A worker also renews it from a thread of its own (one page may take longer than the
+        lease); this keeps ``mailroom process`` and other direct callers covered.
+        """
+        if time.monotonic() - self._last_beat < self.ctx.settings.lease_seconds / 3:
             return
         self._last_beat = time.monotonic()
-        with self.ctx.db.session() as session:
-            session.execute(
-                update(models.Document)
-                .where(models.Document.id == document_id, models.Document.lease_owner == self.owner)
-                .values(lease_until=utcnow() + timedelta(seconds=self.ctx.settings.lease_seconds))
-            )
+        leases.renew(self.ctx, self.owner, document_id)
 
     def _commit(self, result: PipelineResult) -> Report:
         routing = result.routing
@@ -194,6 +238,7 @@ class DocumentProcessor:
                 session, document_id, state, reason, error=type(exc).__name__
             ):
                 return self._skipped(session, doc)
+        note_rejection(self.ctx, document_id)  # the reason file beside it in processed/
         return Report(document_id, Outcome.DEAD, state, reason)
 
     def _retry(self, document_id: str, exc: Exception) -> Report:
@@ -218,6 +263,50 @@ class DocumentProcessor:
                 return self._skipped(session, doc)
         log.warning("document %s: will retry (%s)", document_id, reason)
         return Report(document_id, Outcome.RETRY, S.RETRY_WAIT, reason)
+
+    def _wait_out(self, document_id: str, exc: TransientError) -> Report:
+        """A service is away: try again when it may be back, without using up an attempt.
+
+        The claim counted an attempt; it is given back in the same transaction. The wait
+        follows ``settings.service_backoff`` over the outages this worker met in a row, so
+        the document is tried again within ``service_backoff_max_seconds`` (plus one sweep)
+        of the service's return, however long the outage lasted.
+        """
+        reason = f"{type(exc).__name__}: {exc}"
+        due = utcnow() + timedelta(seconds=self._outages.failed())
+        D = models.Document
+        with self.ctx.db.session() as session:
+            doc = session.get(D, document_id)
+            if doc is None:
+                return Report(document_id, Outcome.DEAD, reason="unknown document")
+            given_back = case((D.attempts > 0, D.attempts - 1), else_=0)
+            values = {"next_attempt_at": due, "attempts": given_back}
+            if not self._record(
+                session, document_id, S.RETRY_WAIT, reason, values=values,
+                next_attempt_at=due.isoformat(), outage=True,
+            ):  # fmt: skip
+                return self._skipped(session, doc)
+        log.warning("document %s: waiting for the service (%s)", document_id, reason)
+        return Report(document_id, Outcome.RETRY, S.RETRY_WAIT, reason)
+
+    def _give_back_unrecorded(self) -> None:
+        """Give back the attempts of claims whose outcome the database could not take.
+
+        Raises :class:`DatabaseUnavailable` while the database is still away (the caller's
+        message is requeued; nothing was claimed).
+        """
+        if not self._unrecorded:
+            return
+        D = models.Document
+        with self.ctx.db.session() as session:
+            session.execute(
+                update(D)
+                .where(D.id.in_(self._unrecorded), D.attempts > 0, D.state.not_in(FINISHED))
+                .values(attempts=D.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+        log.info("gave back the attempts of %d unrecorded documents", len(self._unrecorded))
+        self._unrecorded.clear()
 
     def _give_up(self, session: Session, doc: models.Document, reason: str) -> Report:
         """Fail the document for good: it used up ``max_attempts``."""

@@ -2,7 +2,9 @@
 
 The order is what makes intake safe (Posteingang, revisionssicher):
 
-1. read and check the file (bad input becomes a ``quarantined`` row, never an exception);
+1. copy the file to a private spool file while hashing it, and check the copy's headers
+   (bad input becomes a ``quarantined`` row, never an exception; the file is never held
+   in memory whole, and one that changes meanwhile is left for the next poll);
 2. store the original, then commit the document row in state ``received`` — the database
    and the object store now hold the document;
 3. publish the queue message and mark the document ``queued``;
@@ -16,42 +18,34 @@ are *resumed* (published if still ``received``, then moved) instead of becoming 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import stat
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.scanlines import ScanLineConfig
-from intake import hotfolder
-from intake.validate import ScanCheck, check_scan, read_limited
+from intake import hotfolder, validate
 from mailroom.core.errors import (
     BadInputError,
-    BrokerUnavailable,
     MailroomError,
     TransientError,
-    UnsafePath,
 )
 from mailroom.core.media import sniff_media_type
 from mailroom.core.states import DocumentState as S
-from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import AuditEvent, Batch, Document, new_id, utcnow
 from mailroom.infra.objects import document_key
-from mailroom.infra.queue import DocumentMessage
-from mailroom.lifecycle import IllegalTransition, begin, transition
+from mailroom.lifecycle import begin
 from mailroom.runtime.context import AppContext
+from mailroom.runtime.intake_trail import DONE, mark_done
+from mailroom.runtime.publishing import publish_document
+from mailroom.runtime.rejections import note_rejection
 
 log = logging.getLogger(__name__)
 
-#: Audit action written once the source file has left the hot folder (or, for a file
-#: registered in place, once registration is complete). Its absence marks a resumable intake.
-DONE = "intake.done"
 UNKNOWN_TYPE = "application/octet-stream"
 
 
@@ -69,10 +63,14 @@ class Intake:
 class _Content:
     size: int
     sha256: str = ""
-    data: bytes | None = None
-    check: ScanCheck | None = None
+    spooled: validate.Spooled | None = None  # the private copy, removed once recorded
+    check: validate.ScanCheck | None = None
     media_type: str = UNKNOWN_TYPE
     problem: BadInputError | None = None
+
+    def close(self) -> None:
+        if self.spooled is not None:
+            self.spooled.discard()
 
 
 def register_file(
@@ -96,9 +94,10 @@ def register_file(
     A broker outage does not raise either: the document stays ``received`` and the
     sweeper publishes it later. Returns None if the file vanished.
 
-    Raises :class:`TransientError` (database or object store down, file unreadable or not
-    movable) and :class:`ConfigurationError` (``processed/`` is not a plain folder); the
-    source file then stays where it is and the next attempt resumes the same document.
+    Raises :class:`TransientError` (database or object store down, file unreadable, not
+    movable or still being written: :class:`~intake.validate.FileChanged`) and
+    :class:`ConfigurationError` (``processed/`` is not a plain folder); the source file then
+    stays where it is and the next attempt resumes the same document.
     Raises :class:`UnsafePath` if ``move=True`` and ``path`` is outside the hot folder.
     A file registered once with ``move=False`` counts as a duplicate the second time.
     """
@@ -125,11 +124,12 @@ def take_file(
         log.info("%s: %s vanished before it could be read", scan_line.id, name)
         return Intake(None)
     actor = f"intake:{scan_line.id}"
-    with ctx.db.session() as session:
+    with ctx.db.session() as session, closing(content):
         doc = _unfinished(session, scan_line.id, name, content)
         resumed = doc is not None
         if doc is None:
             doc = _record(session, ctx, scan_line, name, content, batch_id, actor)
+            _still_unchanged(ctx, path, content, doc)
     if resumed:
         log.info(
             "%s: resuming the interrupted intake of %s (document %s, %s)",
@@ -138,9 +138,11 @@ def take_file(
             doc.id,
             doc.state,
         )
-    broker_failed = publish and doc.state == S.RECEIVED and not _publish(ctx, doc, actor)
+    broker_failed = publish and doc.state == S.RECEIVED and not publish_document(ctx, doc, actor)
     destination = _file_away(scan_line, path, relative, doc) if move else None
-    _mark_done(ctx, doc, actor, scan_line, destination)
+    mark_done(ctx, doc, actor, scan_line, destination)
+    if destination is not None and doc.state != S.QUARANTINED:
+        note_rejection(ctx, doc.id)  # a worker faster than the move may have refused it
     _log_outcome(scan_line, name, doc, content, resumed)
     return Intake(doc, destination, resumed, broker_failed)
 
@@ -149,14 +151,11 @@ def take_file(
 
 
 def _inspect(path: Path, ctx: AppContext) -> _Content | None:
-    """Read and check the file; a problem with the *input* is returned, not raised."""
+    """Copy and check the file; a problem with the *input* is returned, not raised."""
     try:
         st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafePath("symbolic links are refused", hint="put the file itself in the folder")
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafePath("not a regular file", hint="only plain files are taken")
-        data = read_limited(path, ctx.settings.max_file_bytes)
+        validate.refuse_special(st)
+        spooled = validate.spool(path, ctx.settings.data_dir / "spool", ctx.settings.max_file_bytes)
     except FileNotFoundError:
         return None
     except BadInputError as exc:
@@ -166,19 +165,41 @@ def _inspect(path: Path, ctx: AppContext) -> _Content | None:
             f"cannot read {path.name}: {exc.strerror}",
             hint="check the hot folder's permissions; the file is retried",
         ) from exc
-    sha = hashlib.sha256(data).hexdigest()
     try:
-        check = check_scan(data, ctx.settings)
+        return _checked(spooled, ctx)
+    except BaseException:
+        spooled.discard()
+        raise
+
+
+def _checked(spooled: validate.Spooled, ctx: AppContext) -> _Content:
+    size, sha = spooled.size, spooled.sha256
+    try:
+        check = validate.check_scan(spooled.path, ctx.settings)
     except BadInputError as exc:
-        return _Content(len(data), sha, data, media_type=_sniff(data), problem=exc)
-    return _Content(len(data), sha, data, check, check.media_type)
+        return _Content(size, sha, spooled, media_type=_sniff(spooled.path), problem=exc)
+    return _Content(size, sha, spooled, check, check.media_type)
 
 
-def _sniff(data: bytes) -> str:
+def _sniff(path: Path) -> str:
     try:
-        return sniff_media_type(data)
+        return sniff_media_type(validate.read_head(path))
     except BadInputError:
         return UNKNOWN_TYPE
+
+
+def _still_unchanged(ctx: AppContext, path: Path, content: _Content, doc: Document) -> None:
+    """Record nothing if the source changed while its copy was checked and stored: a
+    writer that paused longer than the stability time is writing again."""
+    if content.spooled is None:
+        return
+    try:
+        validate.ensure_unchanged(path, content.spooled)
+    except validate.FileChanged:
+        if doc.state == S.RECEIVED and doc.original_key:  # uploaded just now, for nothing
+            with suppress(MailroomError):
+                ctx.store.delete(doc.original_key)
+        raise
 
 
 # --- recording --------------------------------------------------------------------------
@@ -265,11 +286,11 @@ def _record(
             source_name=name,
         )
         return doc
-    assert content.data is not None and content.check is not None
+    assert content.spooled is not None and content.check is not None
     key = document_key(doc.id, f"original.{content.check.extension}")
-    ctx.store.put(
+    ctx.store.put_file(
         key,
-        content.data,
+        content.spooled.path,
         content.media_type,
         {"scan-line": line.id, "sha256": content.sha256, "source-name": name},
     )
@@ -285,26 +306,6 @@ def _record(
         original_key=key,
     )
     return doc
-
-
-def _publish(ctx: AppContext, doc: Document, actor: str) -> bool:
-    """Publish and mark ``queued``; a broker outage leaves the document ``received``.
-
-    Returns False if the broker was unavailable.
-
-    The update is conditional: a fast worker may already have claimed the document after
-    the message went out, and its state must not be overwritten.
-    """
-    try:
-        ctx.queue.publish(DocumentMessage(doc.id))
-    except BrokerUnavailable as exc:
-        log.warning("document %s stays received, the sweeper will publish it: %s", doc.id, exc)
-        return False
-    with ctx.db.session() as session, suppress(IllegalTransition):
-        session.add(doc)  # attached again, the caller's copy follows the transition
-        # Raises if a worker claimed the document already: its state must stand.
-        transition(session, doc.id, S.QUEUED, actor, expect=(S.RECEIVED,))
-    return True
 
 
 # --- filing the source away -------------------------------------------------------------
@@ -329,38 +330,14 @@ def _file_away(line: ScanLineConfig, path: Path, relative: PurePosixPath, doc: D
 
 
 def _reason_text(line: ScanLineConfig, doc: Document) -> str:
-    """The reason file a person at the scan centre reads (German)."""
-    return (
-        "Diese Datei wurde nicht angenommen (Quarantäne).\n\n"
-        f"Datei:       {doc.source_name}\n"
-        f"Scanstraße:  {line.id} – {line.name}\n"
-        f"Dokument-ID: {doc.id}\n"
-        f"SHA-256:     {doc.sha256 or '(nicht gelesen)'}\n"
-        f"Zeitpunkt:   {datetime.now(UTC).isoformat(timespec='seconds')}\n"
-        f"Grund:       {doc.state_reason}\n\n"
-        "Was tun: Ursache beheben (z. B. neu scannen oder als TIFF/PDF exportieren) und die\n"
-        "Datei erneut in den Hot-Folder legen.\n"
+    return hotfolder.reason_text(
+        "Diese Datei wurde nicht angenommen (Quarantäne).",
+        name=doc.source_name,
+        line=f"{line.id} – {line.name}",
+        document_id=doc.id,
+        sha256=doc.sha256,
+        reason=doc.state_reason or "",
     )
-
-
-def _mark_done(
-    ctx: AppContext,
-    doc: Document,
-    actor: str,
-    line: ScanLineConfig,
-    destination: Path | None,
-) -> None:
-    """Record that the source file has left the hot folder (ends the resume window)."""
-    moved_to = (
-        destination.relative_to(line.hot_folder.resolve()).as_posix() if destination else None
-    )
-    try:
-        with ctx.db.session() as session:
-            audit(session, actor, DONE, document_id=doc.id, moved_to=moved_to)
-    except MailroomError as exc:
-        # The file is already filed away, so there is nothing to retry; only a later file
-        # with identical bytes and name would be resumed instead of counted as duplicate.
-        log.warning("document %s: could not note the finished intake: %s", doc.id, exc)
 
 
 def _log_outcome(

@@ -11,8 +11,6 @@ republishes each document.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
@@ -31,21 +29,11 @@ BATCH = 200
 
 
 class Sweeper:
+    """Republishes stranded documents; each worker runs one in a thread beside its consumer."""
+
     def __init__(self, ctx: AppContext, actor: str = "sweeper") -> None:
         self.ctx = ctx
         self.actor = actor
-        self._next_run = time.monotonic() + random.uniform(0, ctx.settings.sweep_interval_seconds)  # noqa: S311
-
-    def maybe_run(self) -> int:
-        """Run if the interval has passed; never raises (a sweep may fail, the worker not)."""
-        if time.monotonic() < self._next_run:
-            return 0
-        self._next_run = time.monotonic() + self.ctx.settings.sweep_interval_seconds
-        try:
-            return self.run()
-        except (MailroomError, OSError) as exc:
-            log.warning("sweep failed, next time again: %s", exc)
-            return 0
 
     def run(self) -> int:
         """Republish every stranded document; return how many were republished."""

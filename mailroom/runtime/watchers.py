@@ -14,6 +14,7 @@ from config.scanlines import ScanLineConfig
 from intake.watcher import IntakeResult, ScanLineWatcher, Taken
 from mailroom.infra.db.models import Batch
 from mailroom.runtime.context import AppContext
+from mailroom.runtime.publishing import publish_waiting
 from mailroom.runtime.registration import take_file
 
 
@@ -40,6 +41,10 @@ class DatabaseRegistrar:
             resumed=intake.resumed,
             broker_failed=intake.broker_failed,
         )
+
+    def publish_backlog(self, line: ScanLineConfig) -> int:
+        """Publish the line's documents still ``received``, through one connection."""
+        return publish_waiting(self.ctx, line.id)
 
     def batch_id(self, line: ScanLineConfig, name: str, known: int | None) -> int:
         with self.ctx.db.session() as session:

@@ -8,12 +8,20 @@ checks :mod:`mailroom.services.access` and is written to the audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailroom.core.errors import BadInputError, Conflict, NotFound, PermissionDenied
+from mailroom.core.errors import (
+    BadInputError,
+    BrokerUnavailable,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+)
 from mailroom.core.states import DocumentState
 from mailroom.infra.db.audit import audit
 from mailroom.infra.db.models import (
@@ -27,7 +35,7 @@ from mailroom.infra.db.models import (
     utcnow,
 )
 from mailroom.infra.queue import DocumentMessage, DocumentQueue
-from mailroom.lifecycle import transition
+from mailroom.lifecycle import IllegalTransition, transition
 from mailroom.services import access, originals
 
 #: States a clerk can decide on (Posteingang and Klärfälle).
@@ -270,21 +278,106 @@ def retry(session: Session, queue: DocumentQueue, user: User, doc: Document) -> 
     the state change. If the broker is down, the sweeper republishes queued documents.
     """
     _require_operate(user, doc, RETRYABLE)
-    _change(
-        session,
-        user,
-        doc,
-        DocumentState.QUEUED,
-        f"erneut von {user.username}",
-        RETRYABLE,
-        attempts=0,
-        next_attempt_at=None,
-        lease_owner=None,
-        lease_until=None,
-    )
-    audit(session, user.username, "retry", document=doc)
+    if not _back_to_queue(session, user.username, doc):
+        raise Conflict("the document has just been changed: reload it and try again")
     session.commit()
     queue.publish(DocumentMessage(doc.id, attempt=1))
+
+
+@dataclass(frozen=True)
+class Resent:
+    """What :func:`retry_many` did."""
+
+    queued: list[str]  # back on the queue, with fresh attempts
+    skipped: list[str]  # changed meanwhile (no longer failed or quarantined): left alone
+    published: int  # messages the broker took; the sweeper republishes the rest
+
+
+def retry_candidates(
+    session: Session,
+    *,
+    state: str = DocumentState.FAILED,
+    reason_contains: str | None = None,
+    user: User | None = None,
+) -> list[Document]:
+    """The documents a bulk retry sends, oldest first: in ``state`` (failed or quarantined),
+    their reason containing ``reason_contains`` (any case), and visible to ``user``."""
+    if state not in RETRYABLE:
+        names = ", ".join(s.value for s in RETRYABLE)
+        raise BadInputError(f"only documents in one of these states can be retried: {names}")
+    query = select(Document).where(Document.state == state)
+    if reason_contains:
+        query = query.where(Document.state_reason.icontains(reason_contains, autoescape=True))
+    if user is not None:
+        query = query.where(access.visible_filter(user))
+    return list(session.scalars(query.order_by(Document.updated_at)))
+
+
+def retry_many(
+    session: Session, queue: DocumentQueue, docs: Sequence[Document], *, by: User | str
+) -> Resent:
+    """Erneut verarbeiten for many documents at once (``mailroom retry``, the Leitstand's
+    *Alle erneut verarbeiten*): each goes back to the queue with fresh attempts as in
+    :func:`retry`, each resend with its own audit entry.
+
+    ``by`` is the user, checked as in :func:`retry`, or the name of the command line's
+    actor (whoever runs it reaches the database anyway). A document changed meanwhile is
+    skipped. Commits, then publishes through one connection.
+    """
+    actor = by if isinstance(by, str) else by.username
+    queued: list[str] = []
+    skipped: list[str] = []
+    for doc in docs:
+        if not isinstance(by, str):
+            _require_operate(by, doc, RETRYABLE)
+        (queued if _resend(session, actor, doc) else skipped).append(doc.id)
+    session.commit()
+    return Resent(queued, skipped, _publish_all(queue, queued))
+
+
+def _resend(session: Session, actor: str, doc: Document) -> bool:
+    """One document of a bulk retry; False if it is no longer failed or quarantined."""
+    try:
+        return _back_to_queue(session, actor, doc, bulk=True)
+    except IllegalTransition:
+        return False
+
+
+def _back_to_queue(session: Session, actor: str, doc: Document, **detail: Any) -> bool:
+    """The state change of a retry and its audit entry; False if another process won."""
+    previous = transition(
+        session,
+        doc.id,
+        DocumentState.QUEUED,
+        actor,
+        reason=f"erneut von {actor}",
+        expect=RETRYABLE,
+        values={
+            "attempts": 0,
+            "next_attempt_at": None,
+            "lease_owner": None,
+            "lease_until": None,
+        },
+    )
+    if previous is None:
+        return False
+    audit(session, actor, "retry", document=doc, **detail)
+    return True
+
+
+def _publish_all(queue: DocumentQueue, document_ids: Sequence[str]) -> int:
+    """Publish one message per document; stop at the first refusal. Returns how many."""
+    if not document_ids:
+        return 0
+    published = 0
+    try:
+        with queue.connect() as conn:
+            for doc_id in document_ids:
+                queue.publish(DocumentMessage(doc_id, attempt=1), conn)
+                published += 1
+    except BrokerUnavailable:
+        pass  # the rest are queued in the database: the sweeper republishes them
+    return published
 
 
 def quarantine(session: Session, user: User, doc: Document, reason: str) -> None:

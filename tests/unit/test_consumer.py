@@ -296,7 +296,7 @@ def test_reconnects_wait_by_the_retry_policy_and_a_stop_ends_the_wait(
         thread.join(5)
         ctx.close()
     assert not thread.is_alive()
-    policy = settings.backoff
+    policy = settings.service_backoff  # waiting out the broker
     for failures, delay in enumerate(delays, start=1):
         nominal = policy.nominal(failures)
         assert nominal / 2 - 0.05 <= delay <= nominal + 0.05, (failures, delay)

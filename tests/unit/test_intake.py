@@ -116,6 +116,9 @@ class StoreDown:
     def put(self, key: str, data: bytes, *args: object, **kwargs: object) -> StoredObject:
         raise StorageUnavailable("object store down (injected)")
 
+    def put_file(self, key: str, path: Path, *args: object, **kwargs: object) -> StoredObject:
+        raise StorageUnavailable("object store down (injected)")
+
     def __getattr__(self, name: str) -> object:
         return getattr(self.real, name)
 

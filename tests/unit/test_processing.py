@@ -51,6 +51,17 @@ class UnavailableStore:
             raise StorageUnavailable("S3 endpoint timed out")
         return self.inner.put(key, data, content_type, metadata)
 
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
+        if self.down:
+            raise StorageUnavailable("S3 endpoint timed out")
+        return self.inner.put_file(key, path, content_type, metadata)
+
     def get(self, key: str) -> bytes:
         return self.inner.get(key)
 
@@ -151,12 +162,14 @@ def test_a_storage_outage_is_retried_with_backoff_and_then_succeeds(
 ) -> None:
     flaky = UnavailableStore(ctx.store)
     ctx.store = flaky
+    before = utcnow()
     report = DocumentProcessor(ctx, "w1").handle(letter)
     assert report.outcome is Outcome.RETRY
     with ctx.db.session() as session:
         doc = session.get(models.Document, letter)
         assert doc is not None and doc.state == S.RETRY_WAIT
-        assert doc.next_attempt_at is not None and doc.next_attempt_at > utcnow()
+        # Later than when the failure happened (not than "now": the delay is short).
+        assert doc.next_attempt_at is not None and doc.next_attempt_at > before
         doc.next_attempt_at = utcnow() - timedelta(seconds=1)  # the backoff has passed
     flaky.down = False
     assert Sweeper(ctx).run() == 1  # republished

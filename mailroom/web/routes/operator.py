@@ -1,5 +1,6 @@
 """Leitstand: scan lines, throughput, failed documents, requests for paper originals;
-retry, quarantine, and marking a paper original as provided or no longer there."""
+retry (one document, or all failed ones matching a filter), quarantine, and marking a paper
+original as provided or no longer there."""
 
 from __future__ import annotations
 
@@ -93,6 +94,41 @@ def retry(
         session.rollback()
         flash(request, str(exc), "error")
     return RedirectResponse("/leitstand", status_code=303)
+
+
+@router.post("/leitstand/erneut", dependencies=[Csrf])
+def retry_all(
+    request: Request,
+    user: Operator,
+    session: DbSession,
+    ctx: Ctx,
+    state: Annotated[str, Form(max_length=20)] = "failed",
+    reason_contains: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Alle erneut verarbeiten: every document in ``state`` whose reason contains the text
+    (as ``mailroom retry --state --reason-contains``), each resend audited."""
+    try:
+        docs = actions.retry_candidates(
+            session, state=state, reason_contains=reason_contains.strip() or None, user=user
+        )
+        resent = actions.retry_many(session, ctx.queue, docs, by=user)
+    except BadInputError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return RedirectResponse("/leitstand", status_code=303)
+    flash(request, *_resent_message(resent))
+    return RedirectResponse("/leitstand", status_code=303)
+
+
+def _resent_message(resent: actions.Resent) -> tuple[str, str]:
+    """The flash message after a bulk retry and its kind."""
+    text = f"{len(resent.queued)} Dokumente werden erneut verarbeitet."
+    if resent.skipped:
+        text += f" {len(resent.skipped)} übersprungen (inzwischen geändert)."
+    if resent.published < len(resent.queued):
+        text += " Warteschlange nicht erreichbar; sie werden automatisch erneut eingestellt."
+        return text, "error"
+    return text, "ok"
 
 
 @router.post("/documents/{document_id}/quarantine", dependencies=[Csrf])
