@@ -21,6 +21,7 @@ from kombu.exceptions import KombuError, OperationalError
 
 from config.settings import Settings
 from mailroom.core.errors import BadInputError, BrokerUnavailable
+from mailroom.infra import fsqueue
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ class DocumentQueue:
         connection belongs to.
         """
         options: dict[str, Any] = {}
+        transport: type[fsqueue.Transport] | None = None
         if self.settings.queue_url.startswith("filesystem"):
+            transport = fsqueue.Transport  # message files written atomically
             folder = self.settings.queue_folder.resolve()
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "control").mkdir(exist_ok=True)
@@ -117,6 +120,7 @@ class DocumentQueue:
                 options["client_properties"] = {"connection_name": name}
         return Connection(
             self.settings.queue_url,
+            transport=transport,
             transport_options=options,
             connect_timeout=10,
             heartbeat=self.settings.broker_heartbeat_seconds if self.amqp else 0,

@@ -157,6 +157,9 @@ class Worker(ConsumerMixin):
                 return
             except errors as exc:
                 self._connection_lost(exc)
+            except Exception as exc:  # a bug or a library surprise: never end the worker
+                log.exception("%s: consuming failed unexpectedly", self.name)
+                self._connection_lost(exc)
 
     def _connection_lost(self, exc: BaseException) -> None:
         """Wait before reconnecting: longer each time a new connection fails again soon.
