@@ -65,8 +65,7 @@ def stopped() -> Iterator[Callable[[subprocess.Popen[bytes]], int]]:
 
     yield stop
     for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
+        _kill_group(proc)
 
 
 @pytest.mark.parametrize(
@@ -104,8 +103,7 @@ def test_a_worker_waits_for_its_database_and_then_consumes(
             wait_for("consuming", log, proc)
             code = stopped(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        _kill_group(proc)
     assert code == 0, log.read_text()
 
 
@@ -128,3 +126,12 @@ def _rename(url: str, to: str) -> None:
             conn.execute(text(f'ALTER DATABASE "{old}" RENAME TO "{new}"'))
     finally:
         admin.dispose()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the process and its children (started in a session of their own)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    proc.wait()

@@ -25,7 +25,7 @@ from tests.factories import make_document
 from tests.services import free_port
 
 #: What status may take with a service down: its probes give up after 3 s.
-ANSWER_SECONDS = 5.0
+ANSWER_SECONDS = 8.0
 
 
 @contextmanager
