@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from mailroom.core.states import DocumentState
 from mailroom.infra.db.models import AuditEvent
 from mailroom.lifecycle import TRANSITIONS
+from mailroom.runtime.context import AppContext
 
 
 def state_changes(session: Session, document_id: str) -> list[tuple[str | None, str | None]]:
@@ -39,3 +40,9 @@ def assert_state_chain(session: Session, document_id: str) -> list[str]:
         current = DocumentState(from_state) if from_state is not None else None
         assert DocumentState(to_state) in TRANSITIONS[current], (from_state, to_state)
     return [to for _, to in changes if to is not None]
+
+
+def to_states(ctx: AppContext, document_id: str) -> list[str | None]:
+    """The states a document went through, oldest first (its ``"state"`` entries)."""
+    with ctx.db.session() as session:
+        return [to for _, to in state_changes(session, document_id)]

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
@@ -107,15 +107,7 @@ class FilesystemObjectStore:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
     ) -> StoredObject:
-        path = self._path(key)
-        meta = {"content_type": content_type, "metadata": _encode_meta(metadata)}
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path.with_name(path.name + ".meta"), json.dumps(meta).encode())
-            _atomic_write(path, data)
-        except OSError as exc:
-            raise StorageUnavailable(f"cannot write {path}: {exc.strerror}") from exc
-        return StoredObject(key, len(data), content_type, dict(metadata or {}))
+        return self._write(key, content_type, metadata, lambda target: _atomic_write(target, data))
 
     def put_file(
         self,
@@ -124,13 +116,27 @@ class FilesystemObjectStore:
         content_type: str = "application/octet-stream",
         metadata: Mapping[str, str] | None = None,
     ) -> StoredObject:
+        def copy(target: Path) -> None:
+            with path.open("rb") as source:
+                _atomic_copy(source, target)
+
+        return self._write(key, content_type, metadata, copy)
+
+    def _write(
+        self,
+        key: str,
+        content_type: str,
+        metadata: Mapping[str, str] | None,
+        write_body: Callable[[Path], None],
+    ) -> StoredObject:
+        """Write the ``.meta`` sidecar, then the body, both atomically."""
         target = self._path(key)
         meta = {"content_type": content_type, "metadata": _encode_meta(metadata)}
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(target.with_name(target.name + ".meta"), json.dumps(meta).encode())
-            with path.open("rb") as source:
-                size = _atomic_copy(source, target)
+            write_body(target)
+            size = target.stat().st_size
         except OSError as exc:
             raise StorageUnavailable(f"cannot write {target}: {exc.strerror}") from exc
         return StoredObject(key, size, content_type, dict(metadata or {}))

@@ -25,10 +25,11 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from mailroom.core.states import DocumentState as S
-from mailroom.infra.db.models import AuditEvent, Document
+from mailroom.infra.db.models import Document
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.watchers import run_watchers
 from mailroom.runtime.worker import Worker
+from tests.audit_trail import to_states
 from tests.bad_inputs import KINDS, Kind, encoded
 from tests.conftest import make_settings
 from tests.unit.test_consumer import LetterReader
@@ -98,16 +99,6 @@ def document_in(ctx: AppContext, name: str, states: tuple[str, ...]) -> Document
         )
 
 
-def state_trail(ctx: AppContext, doc_id: str) -> list[str | None]:
-    with ctx.db.session() as session:
-        rows = session.scalars(
-            select(AuditEvent.to_state)
-            .where(AuditEvent.document_id == doc_id, AuditEvent.action == "state")
-            .order_by(AuditEvent.id)
-        )
-        return list(rows)
-
-
 @pytest.mark.parametrize("kind", KINDS, ids=[kind.name for kind in KINDS])
 def test_bad_input_is_quarantined_with_its_reason_and_the_watcher_goes_on(
     intake: Intake, kind: Kind
@@ -128,7 +119,7 @@ def test_bad_input_is_quarantined_with_its_reason_and_the_watcher_goes_on(
     assert kind.reason in text and bad.id in text and "Scanstraße" in text
     assert (hot / folder / kind.name).is_symlink() or (hot / folder / kind.name).exists()
     if kind.stage == "worker":  # bad input is permanent: one attempt, no retry
-        assert bad.attempts == 1 and S.RETRY_WAIT not in state_trail(ctx, bad.id)
+        assert bad.attempts == 1 and S.RETRY_WAIT not in to_states(ctx, bad.id)
     assert intake.watcher.is_alive() and intake.worker.is_alive()
     assert not [p for p in (ctx.settings.data_dir / "spool").glob("*") if p.is_file()]
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from kombu import Producer
-from sqlalchemy import select
 
 from mailroom.core.domain import Box, PageOcr, PreparedPage, Word
 from mailroom.core.errors import DatabaseUnavailable, OcrError, OcrTimeout
@@ -30,6 +29,7 @@ from mailroom.runtime.context import AppContext
 from mailroom.runtime.processor import DocumentProcessor, Outcome, Report
 from mailroom.runtime.registration import register_file
 from mailroom.runtime.worker import Worker
+from tests.audit_trail import to_states
 from tests.conftest import make_settings
 from tests.letters import PAGE_1, PAGE_2, two_page_letter
 
@@ -156,17 +156,6 @@ def document(ctx: AppContext, doc_id: str) -> models.Document:
         return doc
 
 
-def states(ctx: AppContext, doc_id: str) -> list[str | None]:
-    """The document's audit trail of state changes, oldest first."""
-    with ctx.db.session() as session:
-        events = session.scalars(
-            select(models.AuditEvent)
-            .where(models.AuditEvent.document_id == doc_id, models.AuditEvent.action == "state")
-            .order_by(models.AuditEvent.id)
-        ).all()
-        return [e.to_state for e in events]
-
-
 # -- malformed messages -------------------------------------------------------------------
 
 
@@ -200,7 +189,7 @@ def test_a_transient_failure_is_acked_and_the_sweeper_beside_the_consumer_retrie
     # The retry was recorded and the message acknowledged (with prefetch 1 an unacked
     # message would have blocked the republished one); the worker's own sweeper thread
     # put the document back on the queue once its backoff had passed.
-    assert states(mem_ctx, doc_id) == [
+    assert to_states(mem_ctx, doc_id) == [
         S.RECEIVED,
         S.QUEUED,
         S.PROCESSING,
@@ -239,7 +228,7 @@ def test_a_poison_document_fails_and_is_dead_lettered_after_max_attempts(
     doc = document(mem_ctx, doc_id)
     assert doc.state == S.FAILED and doc.attempts == mem_ctx.settings.max_attempts
     assert "gave up after 3 attempts" in str(doc.state_reason)
-    assert states(mem_ctx, doc_id).count(S.RETRY_WAIT) == mem_ctx.settings.max_attempts - 1
+    assert to_states(mem_ctx, doc_id).count(S.RETRY_WAIT) == mem_ctx.settings.max_attempts - 1
     [dead] = dead_letters(mem_ctx)
     assert dead["document_id"] == doc_id and dead["attempt"] == mem_ctx.settings.max_attempts
     assert "OcrTimeout" in dead["reason"]
