@@ -121,19 +121,25 @@ class DocumentProcessor:
 
     def _claim(self, document_id: str, *, redelivered: bool = False) -> DocumentInput | Report:
         with self.ctx.db.session() as session:
-            doc = session.get(models.Document, document_id)
-            if doc is None:
-                return Report(document_id, Outcome.DEAD, reason="unknown document")
-            if doc.state in FINISHED:
-                return Report(document_id, Outcome.SKIPPED, doc.state, "already finished")
-            if doc.attempts >= self.ctx.settings.max_attempts:
-                reason = f"gave up after {doc.attempts} attempts (the worker stopped each time)"
-                return self._give_up(session, doc, reason)
-            if not self._take(session, doc):
-                return self._held(doc, redelivered=redelivered)
-            session.flush()
-            session.refresh(doc)
-            return document_input(doc)
+            claimed = self._claim_in(session, document_id, redelivered=redelivered)
+        return self._noted(claimed) if isinstance(claimed, Report) else claimed
+
+    def _claim_in(
+        self, session: Session, document_id: str, *, redelivered: bool
+    ) -> DocumentInput | Report:
+        doc = session.get(models.Document, document_id)
+        if doc is None:
+            return Report(document_id, Outcome.DEAD, reason="unknown document")
+        if doc.state in FINISHED:
+            return Report(document_id, Outcome.SKIPPED, doc.state, "already finished")
+        if doc.attempts >= self.ctx.settings.max_attempts:
+            reason = f"gave up after {doc.attempts} attempts (the worker stopped each time)"
+            return self._give_up(session, doc, reason)
+        if not self._take(session, doc):
+            return self._held(doc, redelivered=redelivered)
+        session.flush()
+        session.refresh(doc)
+        return document_input(doc)
 
     def _take(self, session: Session, doc: models.Document) -> bool:
         """The claim: one conditional transition to ``processing`` (atomic on both databases).
@@ -238,30 +244,32 @@ class DocumentProcessor:
                 session, document_id, state, reason, error=type(exc).__name__
             ):
                 return self._skipped(session, doc)
-        note_rejection(self.ctx, document_id)  # the reason file beside it in processed/
-        return Report(document_id, Outcome.DEAD, state, reason)
+        return self._noted(Report(document_id, Outcome.DEAD, state, reason))
 
     def _retry(self, document_id: str, exc: Exception) -> Report:
         reason = f"{type(exc).__name__}: {exc}"
         with self.ctx.db.session() as session:
-            doc = session.get(models.Document, document_id)
-            if doc is None:
-                return Report(document_id, Outcome.DEAD, reason="unknown document")
-            if doc.attempts >= self.ctx.settings.max_attempts:
-                return self._give_up(
-                    session, doc, f"gave up after {doc.attempts} attempts: {reason}"
-                )
-            due = self.ctx.settings.backoff.next_attempt_at(utcnow(), doc.attempts)
-            if not self._record(
-                session,
-                document_id,
-                S.RETRY_WAIT,
-                reason,
-                values={"next_attempt_at": due},
-                next_attempt_at=due.isoformat(),
-            ):
-                return self._skipped(session, doc)
-        log.warning("document %s: will retry (%s)", document_id, reason)
+            report = self._retry_in(session, document_id, reason)
+        if report.outcome is Outcome.RETRY:
+            log.warning("document %s: will retry (%s)", document_id, reason)
+        return self._noted(report)
+
+    def _retry_in(self, session: Session, document_id: str, reason: str) -> Report:
+        doc = session.get(models.Document, document_id)
+        if doc is None:
+            return Report(document_id, Outcome.DEAD, reason="unknown document")
+        if doc.attempts >= self.ctx.settings.max_attempts:
+            return self._give_up(session, doc, f"gave up after {doc.attempts} attempts: {reason}")
+        due = self.ctx.settings.backoff.next_attempt_at(utcnow(), doc.attempts)
+        if not self._record(
+            session,
+            document_id,
+            S.RETRY_WAIT,
+            reason,
+            values={"next_attempt_at": due},
+            next_attempt_at=due.isoformat(),
+        ):
+            return self._skipped(session, doc)
         return Report(document_id, Outcome.RETRY, S.RETRY_WAIT, reason)
 
     def _wait_out(self, document_id: str, exc: TransientError) -> Report:
@@ -309,7 +317,8 @@ class DocumentProcessor:
         self._unrecorded.clear()
 
     def _give_up(self, session: Session, doc: models.Document, reason: str) -> Report:
-        """Fail the document for good: it used up ``max_attempts``."""
+        """Fail the document for good (``max_attempts`` used up); the caller, once its
+        transaction is committed, passes the report through :meth:`_noted`."""
         if not self._record(session, doc.id, S.FAILED, reason):
             return self._skipped(session, doc)
         return Report(doc.id, Outcome.DEAD, S.FAILED, reason)
@@ -342,6 +351,16 @@ class DocumentProcessor:
         except IllegalTransition:
             return False
         return previous is not None
+
+    def _noted(self, report: Report) -> Report:
+        """Write the reason file for a document this worker failed or quarantined for good.
+
+        Called only after the transaction that recorded the state is committed:
+        :func:`note_rejection` reads the state in a session of its own.
+        """
+        if report.outcome is Outcome.DEAD and report.state in (S.FAILED, S.QUARANTINED):
+            note_rejection(self.ctx, report.document_id)  # beside the file in processed/
+        return report
 
     def _skipped(self, session: Session, doc: models.Document) -> Report:
         session.refresh(doc)

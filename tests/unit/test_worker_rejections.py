@@ -21,6 +21,7 @@ import pytest
 from kombu import Connection
 
 from config.settings import Settings
+from mailroom.core.domain import PageOcr, PreparedPage
 from mailroom.core.errors import CorruptFile, FileTooLarge
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db.models import Document
@@ -90,6 +91,52 @@ def test_a_file_that_failed_for_good_gets_a_reason_file_too(worker_ctx: AppConte
 
     text = (worker_ctx.scan_lines[0].hot_folder / "processed" / "antrag.png.reason.txt").read_text()
     assert "nicht verarbeitet werden (Fehler)" in text and "tesseract crashed" in text
+
+
+class BrokenReader(LetterReader):
+    """An OCR engine with a bug: an unexpected error, retried until the attempts run out."""
+
+    def recognize(self, page: PreparedPage) -> PageOcr:
+        raise RuntimeError("index out of range in the layout analysis")
+
+
+def used_attempts(ctx: AppContext, doc_id: str, attempts: int) -> None:
+    with ctx.db.session() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None
+        doc.attempts = attempts
+
+
+def test_a_document_given_up_after_its_last_attempt_gets_a_reason_file(
+    worker_ctx: AppContext,
+) -> None:
+    worker_ctx.ocr = BrokenReader()
+    doc = take(worker_ctx, "bescheid.png", small_png())
+    used_attempts(worker_ctx, doc.id, worker_ctx.settings.max_attempts - 1)  # this is the last
+
+    report = process(worker_ctx, doc.id)
+
+    assert (report.outcome, report.state) == (Outcome.DEAD, S.FAILED)
+    assert "gave up after" in (report.reason or "")
+    hot = worker_ctx.scan_lines[0].hot_folder
+    assert reason_files(hot) == ["processed/bescheid.png.reason.txt"]
+    text = (hot / "processed" / "bescheid.png.reason.txt").read_text(encoding="utf-8")
+    assert "nicht verarbeitet werden (Fehler)" in text
+    assert "gave up after" in text and "layout analysis" in text and doc.id in text
+
+
+def test_a_document_whose_worker_stopped_on_every_attempt_gets_a_reason_file(
+    worker_ctx: AppContext,
+) -> None:
+    """The attempts were used up by workers that died mid-document: given up at the claim."""
+    doc = take(worker_ctx, "akte.png", small_png())
+    used_attempts(worker_ctx, doc.id, worker_ctx.settings.max_attempts)
+
+    report = process(worker_ctx, doc.id)
+
+    assert (report.outcome, report.state) == (Outcome.DEAD, S.FAILED)
+    text = (worker_ctx.scan_lines[0].hot_folder / "processed" / "akte.png.reason.txt").read_text()
+    assert "the worker stopped each time" in text
 
 
 def test_a_reason_file_that_cannot_be_written_does_not_change_the_outcome(
