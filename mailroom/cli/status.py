@@ -1,23 +1,19 @@
 """``mailroom status`` and the live view of ``mailroom up``: where every document is.
 
 The answer comes from the database. The broker (queue depths) and the object store are
-only asked within :data:`PROBE_SECONDS`: either may be down or hang, and then status says
-so ("Broker nicht erreichbar") instead of waiting for it. Only an unreachable database
-makes ``mailroom status`` fail (exit 75, try again later).
+only asked within :data:`mailroom.services.health.PROBE_SECONDS` (the probes live in
+:mod:`mailroom.services.health`, shared with the Leitstand): either may be down or hang,
+and then status says so ("Broker nicht erreichbar") instead of waiting for it. Only an
+unreachable database makes ``mailroom status`` fail (exit 75, try again later).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Annotated, Any
 
 import typer
 from rich.console import Group
@@ -29,34 +25,24 @@ from sqlalchemy import func, make_url, select
 from config.fileplan import load_file_plan
 from config.settings import Settings
 from mailroom.cli.common import console, report_errors, settings
-from mailroom.core.errors import ExitCode, MailroomError
+from mailroom.core.errors import ExitCode
 from mailroom.infra.db import models
 from mailroom.infra.db.database import Database
-from mailroom.infra.objects import open_object_store
 from mailroom.infra.queue import DocumentQueue
 from mailroom.runtime.context import AppContext
+from mailroom.services import health
+from mailroom.services.health import DOWN, OK, SERVICES, UNREACHABLE
 from mailroom.services.stats import scan_line_overview
 
-T = TypeVar("T")
-
-#: How long status waits for the broker and the object store (down, or frozen).
-PROBE_SECONDS = 3.0
-#: How long it waits for the database before calling it unreachable.
+#: How long status waits for the database before calling it unreachable.
 DATABASE_SECONDS = 10.0
-#: What status says of a service that did not answer in time.
-UNREACHABLE = {
-    "database": "Datenbank nicht erreichbar",
-    "broker": "Broker nicht erreichbar",
-    "object_store": "Objektspeicher nicht erreichbar",
-}
-OK, DOWN = "ok", "unreachable"
-#: The key the live view looks up to see whether the object store answers (never written).
-PROBE_KEY = "status/probe"
 
 
 def collect_status(ctx: AppContext, *, limit: int = 20) -> dict[str, Any]:
     """Scan lines, state counts, queue depths, latest documents and services as plain data."""
-    return gather(ctx.db, ctx.queue, lambda: ctx.store.exists(PROBE_KEY), limit=limit)
+    return gather(
+        ctx.db, ctx.queue, lambda: health.store_answers(ctx.settings, ctx.store), limit=limit
+    )
 
 
 def gather(
@@ -64,68 +50,21 @@ def gather(
 ) -> dict[str, Any]:
     """The status from the database, with whatever broker and object store answer in time.
 
-    All three are asked at once, each in a thread of its own: a service that hangs costs
-    at most its deadline, and the threads left waiting end with the process.
+    All three are asked at once (:func:`mailroom.services.health.ask`): a service that
+    hangs costs at most its deadline, and the threads left waiting end with the process.
     """
-    started = time.monotonic()
-    database = _in_background(lambda: _from_database(db, limit))
-    depths = _in_background(lambda: _queue_depths(queue))
-    store = _in_background(probe_store)
-    found = _answer(database, started + DATABASE_SECONDS)
-    waiting = _answer(depths, started + PROBE_SECONDS)
-    services = {
-        "database": OK if found is not None else DOWN,
-        "broker": OK if waiting is not None else DOWN,
-        "object_store": OK if _answer(store, started + PROBE_SECONDS) is not None else DOWN,
-    }
+    answers = health.ask(
+        {
+            "database": lambda: _from_database(db, limit),
+            "broker": lambda: health.queue_depths(queue),
+            "object_store": probe_store,
+        },
+        deadlines={"database": DATABASE_SECONDS},
+    )
+    services = {name: OK if answers[name] is not None else DOWN for name in SERVICES}
     empty: dict[str, Any] = {"scan_lines": [], "states": {}, "documents": []}
-    queue_data: dict[str, int | None] = {"waiting": None, "dead": None, **(waiting or {})}
-    return {**(found or empty), "queue": queue_data, "services": services}
-
-
-def _in_background(call: Callable[[], T]) -> Future[T]:
-    """Run ``call`` in a daemon thread: one that hangs never keeps the command alive."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="status-probe", daemon=True).start()
-    return future
-
-
-def _answer(future: Future[T], deadline: float) -> T | None:
-    """The call's result, or None if it failed on a service or missed the deadline."""
-    try:
-        return future.result(timeout=max(0.0, deadline - time.monotonic()))
-    except (TimeoutError, MailroomError, OSError):
-        return None
-
-
-def _queue_depths(queue: DocumentQueue) -> dict[str, int]:
-    if queue.amqp:  # a refused connection fails at once; kombu would retry it for 10 s
-        _connect(queue.settings.queue_url, default_port=5672)
-    waiting, dead = queue.depth(), queue.depth(dead=True)
-    if waiting is None or dead is None:
-        raise OSError("the broker did not answer")
-    return {"waiting": waiting, "dead": dead}
-
-
-def _store_answers(s: Settings) -> object:
-    if s.s3_endpoint:  # as for the broker: the S3 client retries a refused connection
-        secure = s.s3_secure or s.s3_endpoint.startswith("https://")
-        _connect(s.s3_endpoint, default_port=443 if secure else 80)
-    return open_object_store(s)
-
-
-def _connect(address: str, *, default_port: int) -> None:
-    """Open and close a TCP connection to the service; raises OSError if it is refused."""
-    url = urlsplit(address if "://" in address else f"tcp://{address}")
-    where = (url.hostname or "localhost", url.port or default_port)
-    socket.create_connection(where, timeout=PROBE_SECONDS).close()
+    queue_data: dict[str, int | None] = {"waiting": None, "dead": None, **(answers["broker"] or {})}
+    return {**(answers["database"] or empty), "queue": queue_data, "services": services}
 
 
 def _from_database(db: Database, limit: int) -> dict[str, Any]:
@@ -221,7 +160,7 @@ def status(
     db = Database(s.db_url)
     if s.embedded:
         db.upgrade()  # a local SQLite file: nothing to wait for
-    data = gather(db, DocumentQueue(s), lambda: _store_answers(s), limit=limit)
+    data = gather(db, DocumentQueue(s), lambda: health.store_answers(s), limit=limit)
     if as_json:
         print(json.dumps(data, ensure_ascii=False, default=str))
     else:

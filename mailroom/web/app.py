@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from mailroom.core.errors import MailroomError, TooManyAttempts
 from mailroom.runtime.context import AppContext
+from mailroom.services.health import HealthMonitor, Probes
 from mailroom.web import api, metrics
 from mailroom.web.deps import LoginRequired
 from mailroom.web.jobs import JobRunner
@@ -33,16 +35,24 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    """Build the FastAPI application around an :class:`AppContext`."""
+def create_app(ctx: AppContext, *, health: HealthMonitor | None = None) -> FastAPI:
+    """Build the FastAPI application around an :class:`AppContext`.
+
+    ``health`` watches the services for the Leitstand (by default the context's own
+    database, broker and object store); it runs while the application does (its lifespan).
+    """
     app = FastAPI(
         title="mailroom",
         description="Digitale Eingangspost: Dokumente, Weiterleitung und Klärfälle",
         version="1",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.ctx = ctx
+    app.state.health = health or HealthMonitor(
+        Probes.of(ctx.settings, ctx.db, ctx.queue, ctx.store)
+    )
     app.state.jobs = JobRunner(ctx)
     app.add_middleware(
         SessionMiddleware,
@@ -67,6 +77,17 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(api.router)
     app.include_router(metrics.router(ctx))
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The service monitor runs while the application serves."""
+    monitor: HealthMonitor = app.state.health
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.stop()
 
 
 async def _security_headers(

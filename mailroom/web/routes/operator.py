@@ -1,6 +1,11 @@
 """Leitstand: scan lines, throughput, failed documents, requests for paper originals;
 retry (one document, or all failed ones matching a filter), quarantine, and marking a paper
-original as provided or no longer there."""
+original as provided or no longer there.
+
+The page also says which service is unreachable and since when, from the web
+application's :class:`~mailroom.services.health.HealthMonitor` (never by asking a service
+itself). Without the database it still renders: the banner, and no counts.
+"""
 
 from __future__ import annotations
 
@@ -9,43 +14,88 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from mailroom.core.errors import BadInputError, BrokerUnavailable, Conflict
-from mailroom.infra.db.models import OriginalRequestStatus, User
+from mailroom.core.errors import BadInputError, BrokerUnavailable, Conflict, DatabaseUnavailable
+from mailroom.infra.db.models import OriginalRequestStatus, Role, User
 from mailroom.runtime.context import AppContext
 from mailroom.services import access, actions, originals, stats
+from mailroom.services.health import Health, HealthMonitor
 from mailroom.web.charts import throughput_chart
-from mailroom.web.deps import Csrf, Ctx, DbSession, Operator
+from mailroom.web.deps import (
+    Csrf,
+    Ctx,
+    DbSession,
+    LoginRequired,
+    Operator,
+    current_user,
+    optional_user,
+    require_roles,
+)
 from mailroom.web.rendering import flash, render
 
 router = APIRouter(include_in_schema=False)
 
+_operator = require_roles(Role.OPERATOR, Role.ADMIN)
 
-def leitstand_data(session: Session, ctx: AppContext, user: User) -> dict[str, Any]:
+
+def leitstand_data(
+    session: Session, ctx: AppContext, user: User, health: Health | None = None
+) -> dict[str, Any]:
     """Everything the Leitstand shows; also used by the self-refreshing fragment."""
+    seen = health or Health()
     requests = originals.list_requests(session, user, statuses=(OriginalRequestStatus.OPEN.value,))
     return {
         "now": datetime.now(UTC),
+        "problems": seen.problems(),
+        "database_ok": True,
         "lines": stats.scan_line_overview(session),
         "chart": throughput_chart(stats.throughput(session, hours=6, bucket_minutes=10)),
         "failed": stats.failed_documents(session, limit=100),
-        "queue_depth": ctx.queue.depth(),
-        "dead_depth": ctx.queue.depth(dead=True),
+        "queue_depth": seen.queue["waiting"],
+        "dead_depth": seen.queue["dead"],
         "original_requests": requests,
         "requesters": originals.display_names(session, requests),
     }
 
 
 @router.get("/leitstand", response_class=HTMLResponse)
-def leitstand(request: Request, user: Operator, session: DbSession, ctx: Ctx) -> Response:
-    return render(request, "leitstand.html", user, leitstand_data(session, ctx, user))
+def leitstand(request: Request, session: DbSession, ctx: Ctx) -> Response:
+    return _board(request, session, ctx, "leitstand.html")
 
 
 @router.get("/leitstand/live", response_class=HTMLResponse)
-def leitstand_live(request: Request, user: Operator, session: DbSession, ctx: Ctx) -> Response:
+def leitstand_live(request: Request, session: DbSession, ctx: Ctx) -> Response:
     """The part of the Leitstand that refreshes itself every few seconds."""
-    return render(request, "leitstand_live.html", user, leitstand_data(session, ctx, user))
+    return _board(request, session, ctx, "leitstand_live.html")
+
+
+def _board(request: Request, session: Session, ctx: AppContext, template: str) -> Response:
+    """The Leitstand for an operator; while the database is away, only what is wrong.
+
+    The monitor's last answer decides first, so a database known to be away (or frozen)
+    is not waited for; one that went away since is caught on the first query.
+    """
+    monitor: HealthMonitor = request.app.state.health
+    health = monitor.current
+    if health.down("database"):
+        return _outage(request, template, health)
+    try:
+        user = _operator(current_user(optional_user(request, session)))
+        return render(request, template, user, leitstand_data(session, ctx, user, health))
+    except (DatabaseUnavailable, OperationalError):
+        session.rollback()
+        return _outage(request, template, health.with_down("database"))
+
+
+def _outage(request: Request, template: str, health: Health) -> Response:
+    """The banner without the database: who is logged in cannot be checked now, so only
+    a signed session (someone logged in earlier) sees it, and nothing from the database."""
+    if not isinstance(request.session.get("uid"), int):
+        raise LoginRequired("please log in")
+    values = {"now": datetime.now(UTC), "problems": health.problems(), "database_ok": False}
+    return render(request, template, None, values)
 
 
 @router.post("/leitstand/originale/{request_id}", dependencies=[Csrf])
