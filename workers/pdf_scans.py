@@ -18,7 +18,7 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -76,15 +76,18 @@ class ScanImage:
         return round(self.width * scale / self.dpi_x) * round(self.height * scale / self.dpi_y)
 
 
-def find_scan_images(data: bytes, pages: int) -> list[ScanImage | None]:
+def find_scan_images(source: bytes | BinaryIO, pages: int) -> list[ScanImage | None]:
     """For each of the PDF's first ``pages`` pages: its full-page scan image, or None.
 
     None means "render this page": the PDF could not be parsed here, or the page shows
     anything but one full-page image (an invisible OCR text layer is allowed). Parses the
-    page structure only, decodes no pixels.
+    page structure only, decodes no pixels. ``source`` is the PDF's bytes or an open,
+    seekable file, read on demand: keep it open until the images are decoded.
     """
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(
+            io.BytesIO(source) if isinstance(source, bytes) else source, strict=False
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return [_scan_image(reader, number) for number in range(1, pages + 1)]

@@ -1,4 +1,10 @@
-"""Stage *rasterize*: original file bytes -> one 8-bit grayscale image per page.
+"""Stage *rasterize*: the original file -> one 8-bit grayscale image per page.
+
+The original comes as a path (the worker's private copy, read lazily: Pillow decodes one
+frame at a time, Poppler and pypdf read the PDF from the file) or as bytes (training
+imports, tests), which go the same way: image bytes are opened in memory, PDF bytes are
+written to a temp file in the system's temp dir for Poppler (they are in memory already,
+so a tmpfs there costs nothing more).
 
 Scan lines deliver TIFF (often multi-page), PNG, JPEG or image-only PDF. The type is taken
 from the magic bytes, never from the file name. A PDF page that is just one full-page scan
@@ -18,6 +24,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,9 +43,12 @@ DEFAULT_DPI = 300
 _MAX_PLAUSIBLE_INCHES = 24.0
 _PDF_CHUNK = 8  # pages rendered per pdftoppm call: bounds memory, keeps process starts few
 
+#: A scanned file: its bytes, or the path of a file (read lazily, never whole).
+Source = bytes | Path
+
 
 def rasterize(
-    data: bytes, media_type: str, *, dpi: int, max_pixels: int, max_pages: int
+    source: Source, media_type: str, *, dpi: int, max_pixels: int, max_pages: int
 ) -> list[PageImage]:
     """Decode every page of a scanned file into grayscale page images.
 
@@ -47,17 +57,20 @@ def rasterize(
     Raises :class:`CorruptFile`, :class:`EncryptedDocument`, :class:`FileTooLarge` (too many
     pixels or pages) or :class:`EmptyFile` (no pages).
     """
-    return list(iter_pages(data, media_type, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages))
+    pages = iter_pages(source, media_type, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
+    return list(pages)
 
 
 def iter_pages(
-    data: bytes, media_type: str, *, dpi: int, max_pixels: int, max_pages: int
+    source: Source, media_type: str, *, dpi: int, max_pixels: int, max_pages: int
 ) -> Iterator[PageImage]:
     """Like :func:`rasterize`, one page at a time (for long batches: bounded memory).
 
-    All limits are checked before the first page is yielded.
+    All limits are checked before the first page is yielded. A path must stay in place
+    until the pages are consumed; it is the caller's to remove.
     """
-    if not data:
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    if not size:
         raise EmptyFile("the file is empty (0 bytes)", hint="check the scanner's export")
     if media_type not in SUPPORTED:
         raise UnsupportedFileType(
@@ -65,9 +78,9 @@ def iter_pages(
         )
     with bad_input_errors():
         if media_type == PDF:
-            pages = _pdf_pages(data, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
+            pages = _pdf_pages(source, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
         else:
-            pages = _image_pages(data, media_type, max_pixels=max_pixels, max_pages=max_pages)
+            pages = _image_pages(source, media_type, max_pixels=max_pixels, max_pages=max_pages)
     return _guarded(pages)
 
 
@@ -88,17 +101,17 @@ def _too_many_pixels(width: int, height: int, max_pixels: int, where: str) -> Fi
     )
 
 
-def _open_image(data: bytes) -> Image.Image:
+def _open_image(source: Source) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Our own pixel limit is checked below, per frame; Pillow's warning is noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except Image.DecompressionBombError as exc:
         raise FileTooLarge(
             f"the image is a decompression bomb: {exc}", hint="scan at 300 dpi"
         ) from exc
-    except UnidentifiedImageError as exc:  # its message names an in-memory buffer
+    except UnidentifiedImageError as exc:  # its message names a buffer or a temp file
         raise CorruptFile(
             "the image cannot be read: its headers are damaged or of an unsupported kind",
             hint="rescan the document",
@@ -132,9 +145,19 @@ def _to_gray(image: Image.Image) -> GrayImage:
 
 
 def _image_pages(
-    data: bytes, media_type: str, *, max_pixels: int, max_pages: int
+    source: Source, media_type: str, *, max_pixels: int, max_pages: int
 ) -> Iterator[PageImage]:
-    image = _open_image(data)
+    image = _open_image(source)
+    try:
+        frames = _checked_frames(image, max_pixels=max_pixels, max_pages=max_pages)
+    except BaseException:
+        image.close()
+        raise
+    return _decode_frames(image, media_type, frames)
+
+
+def _checked_frames(image: Image.Image, *, max_pixels: int, max_pages: int) -> int:
+    """The number of frames, after every frame's header passed the limits."""
     try:
         frames = getattr(image, "n_frames", 1)
     except (OSError, SyntaxError, ValueError) as exc:
@@ -152,47 +175,69 @@ def _image_pages(
         width, height = image.size
         if width * height > max_pixels:
             raise _too_many_pixels(width, height, max_pixels, f"page {index + 1}")
-    return _decode_frames(image, media_type, frames)
+    return frames
 
 
 def _decode_frames(image: Image.Image, media_type: str, frames: int) -> Iterator[PageImage]:
-    for index in range(frames):
-        try:
-            image.seek(index)
-            frame = ImageOps.exif_transpose(image) if media_type == JPEG else image
-            frame.load()
-            pixels = _to_gray(frame)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise CorruptFile(
-                f"page {index + 1} cannot be decoded: {exc}", hint="rescan the document"
-            ) from exc
-        if pixels.size == 0:
-            raise CorruptFile(f"page {index + 1} has no pixels", hint="rescan the document")
-        yield PageImage(number=index + 1, image=pixels, dpi=_image_dpi(image))
+    with image:  # closes the file once the last page is decoded (or decoding stops)
+        for index in range(frames):
+            try:
+                image.seek(index)
+                frame = ImageOps.exif_transpose(image) if media_type == JPEG else image
+                frame.load()
+                pixels = _to_gray(frame)
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise CorruptFile(
+                    f"page {index + 1} cannot be decoded: {exc}", hint="rescan the document"
+                ) from exc
+            if pixels.size == 0:
+                raise CorruptFile(f"page {index + 1} has no pixels", hint="rescan the document")
+            yield PageImage(number=index + 1, image=pixels, dpi=_image_dpi(image))
 
 
 # --- PDF (Poppler) ---------------------------------------------------------------------
 
 
-def _pdf_pages(data: bytes, *, dpi: int, max_pixels: int, max_pages: int) -> Iterator[PageImage]:
-    # Poppler reads files, so the bytes go to a private temp file for the whole iteration.
+def _pdf_pages(source: Source, *, dpi: int, max_pixels: int, max_pages: int) -> Iterator[PageImage]:
+    if isinstance(source, Path):
+        return _pdf_file_pages(source, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
+    # Poppler reads files, so bytes go to a private temp file for the whole iteration.
     tmp = tempfile.NamedTemporaryFile(prefix="mailroom-", suffix=".pdf", delete=False)  # noqa: SIM115
     path = Path(tmp.name)
     try:
         with tmp:
-            tmp.write(data)
-        info = poppler.pdf_info(path, max_pages=max_pages)
-        _check_pdf_limits(info, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
-        scans = pdf_scans.find_scan_images(data, info.pages)
+            tmp.write(source)
+        pages = _pdf_file_pages(path, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return _removing(path, pages)
+
+
+def _removing(path: Path, pages: Iterator[PageImage]) -> Iterator[PageImage]:
+    try:
+        yield from pages
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _pdf_file_pages(
+    path: Path, *, dpi: int, max_pixels: int, max_pages: int
+) -> Iterator[PageImage]:
+    info = poppler.pdf_info(path, max_pages=max_pages)
+    _check_pdf_limits(info, dpi=dpi, max_pixels=max_pixels, max_pages=max_pages)
+    pdf = path.open("rb")  # pypdf reads objects from it on demand, until the last page
+    try:
+        scans = pdf_scans.find_scan_images(pdf, info.pages)
         for scan in scans:
             if scan is not None and max(scan.pixels, scan.width * scan.height) > max_pixels:
                 raise _too_many_pixels(
                     scan.width, scan.height, max_pixels, f"the scan image of PDF page {scan.number}"
                 )
     except BaseException:
-        path.unlink(missing_ok=True)
+        pdf.close()
         raise
-    return _pdf_page_images(path, scans, dpi)
+    return _pdf_page_images(path, pdf, scans, dpi)
 
 
 def _check_pdf_limits(info: poppler.PdfInfo, *, dpi: int, max_pixels: int, max_pages: int) -> None:
@@ -215,13 +260,14 @@ def _check_pdf_limits(info: poppler.PdfInfo, *, dpi: int, max_pixels: int, max_p
 
 
 def _pdf_page_images(
-    path: Path, scans: list[pdf_scans.ScanImage | None], dpi: int
+    path: Path, pdf: BinaryIO, scans: list[pdf_scans.ScanImage | None], dpi: int
 ) -> Iterator[PageImage]:
     """Scanner pages straight from their embedded image, all others rendered by Poppler.
 
     Consecutive pages to render go to one pdftoppm call (at most ``_PDF_CHUNK`` pages).
+    ``pdf`` (the open file pypdf reads) is closed at the end.
     """
-    try:
+    with pdf:
         index = 0
         while index < len(scans):
             scan = scans[index]
@@ -237,5 +283,3 @@ def _pdf_page_images(
             for offset, image in enumerate(rendered):
                 yield PageImage(number=index + 1 + offset, image=image, dpi=dpi)
             index = end
-    finally:
-        path.unlink(missing_ok=True)

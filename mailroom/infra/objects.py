@@ -1,10 +1,11 @@
 """The object store: one interface, an S3 implementation (minio SDK) and a filesystem one.
 
-Both keep the same key layout (see :func:`document_key`), so a filesystem store can be
-copied into a bucket one to one. Writes are atomic on both: S3 PUT is, and the filesystem
-store writes a temp file and renames it. :meth:`ObjectStore.put_file` streams a file in
-(a multipart upload on S3, a chunked copy on the filesystem), so an original of any size
-never has to be held in memory.
+Both keep the same key layout (originals by content, :func:`original_key`; the worker's
+products by document, :func:`document_key`), so a filesystem store can be copied into a
+bucket one to one. Writes are atomic on both: S3 PUT is, and the filesystem store writes a
+temp file and renames it. :meth:`ObjectStore.put_file` streams a file in (multipart on S3,
+a chunked copy on the filesystem) and :meth:`ObjectStore.get_file` streams one out, so an
+original of any size never has to be held in memory.
 """
 
 from __future__ import annotations
@@ -12,18 +13,26 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias
 from urllib.parse import quote, unquote
 
 from config.settings import Settings
 from mailroom.core.errors import ConfigurationError, NotFound, StorageUnavailable, UnsafePath
 
+if TYPE_CHECKING:
+    from urllib3 import BaseHTTPResponse
+
 _CHUNK = 1024 * 1024
+OCTET_STREAM = "application/octet-stream"
+#: User metadata of an object (S3 ``x-amz-meta-*``): ASCII keys, any text as values.
+Metadata: TypeAlias = Mapping[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -38,24 +47,21 @@ class ObjectStore(Protocol):
     """What the pipeline and the web need from an S3-like store."""
 
     def put(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str = OCTET_STREAM, metadata: Metadata = None
     ) -> StoredObject: ...
 
     def put_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str = OCTET_STREAM, metadata: Metadata = None
     ) -> StoredObject:
         """Store the file at ``path`` without reading it into memory (streamed)."""
         ...
 
     def get(self, key: str) -> bytes: ...
+
+    def get_file(self, key: str, path: Path) -> int:
+        """Write the object to ``path`` in chunks (streamed); its size. Errors as :meth:`get`;
+        after one, ``path`` may hold a part (the caller removes it)."""
+        ...
 
     def stat(self, key: str) -> StoredObject: ...
 
@@ -69,8 +75,22 @@ class ObjectStore(Protocol):
 
 
 def document_key(document_id: str, name: str) -> str:
-    """``documents/<id>/<name>``: every object of one document under one prefix."""
+    """``documents/<id>/<name>``: the worker's products of one document under one prefix."""
     return f"documents/{document_id}/{name}"
+
+
+def original_key(sha256: str, extension: str) -> str:
+    """``originals/<sha[:2]>/<sha256>.<ext>``: an original under the hash of its bytes.
+
+    The same bytes always get the same key: storing an original again after an interrupted
+    intake overwrites the first upload instead of orphaning it, and a duplicate (Dublette)
+    shares its original's object. Several document rows may therefore point at one object.
+    Rows registered before keep their ``documents/<id>/original.<ext>``: readers take the
+    key from the row, never from the document's id.
+    """
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256) or not extension.isalnum():
+        raise ValueError(f"not a SHA-256 and an extension: {sha256!r}, {extension!r}")
+    return f"originals/{sha256[:2]}/{sha256}.{extension}"
 
 
 def check_key(key: str) -> str:
@@ -81,7 +101,7 @@ def check_key(key: str) -> str:
     return key
 
 
-def _encode_meta(metadata: Mapping[str, str] | None) -> dict[str, str]:
+def _encode_meta(metadata: Metadata) -> dict[str, str]:
     # S3 user metadata travels in HTTP headers: ASCII only, so percent-encode values.
     return {k: quote(str(v), safe=" ./-_:,;()@") for k, v in (metadata or {}).items()}
 
@@ -101,20 +121,12 @@ class FilesystemObjectStore:
         return self.root / check_key(key)
 
     def put(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str = OCTET_STREAM, metadata: Metadata = None
     ) -> StoredObject:
         return self._write(key, content_type, metadata, lambda target: _atomic_write(target, data))
 
     def put_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str = OCTET_STREAM, metadata: Metadata = None
     ) -> StoredObject:
         def copy(target: Path) -> None:
             with path.open("rb") as source:
@@ -123,11 +135,7 @@ class FilesystemObjectStore:
         return self._write(key, content_type, metadata, copy)
 
     def _write(
-        self,
-        key: str,
-        content_type: str,
-        metadata: Mapping[str, str] | None,
-        write_body: Callable[[Path], None],
+        self, key: str, content_type: str, metadata: Metadata, write_body: Callable[[Path], None]
     ) -> StoredObject:
         """Write the ``.meta`` sidecar, then the body, both atomically."""
         target = self._path(key)
@@ -142,12 +150,18 @@ class FilesystemObjectStore:
         return StoredObject(key, size, content_type, dict(metadata or {}))
 
     def get(self, key: str) -> bytes:
-        try:
+        with _reading(key):
             return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"object {key!r} not found") from None
+
+    def get_file(self, key: str, path: Path) -> int:
+        with _reading(key):
+            source = self._path(key).open("rb")
+        try:
+            with source, path.open("wb") as target:
+                shutil.copyfileobj(source, target, _CHUNK)
+                return target.tell()
         except OSError as exc:
-            raise StorageUnavailable(f"cannot read {key!r}: {exc.strerror}") from exc
+            raise StorageUnavailable(f"cannot copy {key!r} to {path}: {exc.strerror}") from exc
 
     def stat(self, key: str) -> StoredObject:
         path = self._path(key)
@@ -158,7 +172,7 @@ class FilesystemObjectStore:
         return StoredObject(
             key,
             path.stat().st_size,
-            meta.get("content_type", "application/octet-stream"),
+            meta.get("content_type", OCTET_STREAM),
             _decode_meta(meta.get("metadata", {})),
         )
 
@@ -179,6 +193,17 @@ class FilesystemObjectStore:
 
     def describe(self) -> str:
         return f"file://{self.root}"
+
+
+@contextmanager
+def _reading(key: str) -> Iterator[None]:
+    """A missing file is :class:`NotFound`, any other read error :class:`StorageUnavailable`."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise NotFound(f"object {key!r} not found") from None
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot read {key!r}: {exc.strerror}") from exc
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -242,11 +267,7 @@ class S3ObjectStore:
             raise _s3_error(exc, f"bucket {self.bucket!r}") from exc
 
     def put(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, data: bytes, content_type: str = OCTET_STREAM, metadata: Metadata = None
     ) -> StoredObject:
         try:
             self.client.put_object(
@@ -262,11 +283,7 @@ class S3ObjectStore:
         return StoredObject(key, len(data), content_type, dict(metadata or {}))
 
     def put_file(
-        self,
-        key: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        metadata: Mapping[str, str] | None = None,
+        self, key: str, path: Path, content_type: str = OCTET_STREAM, metadata: Metadata = None
     ) -> StoredObject:
         # fput_object streams the file, in multipart parts of at least 5 MiB if it is large.
         try:
@@ -283,10 +300,21 @@ class S3ObjectStore:
         return StoredObject(key, size, content_type, dict(metadata or {}))
 
     def get(self, key: str) -> bytes:
+        with self._object(key) as response:
+            return response.read()
+
+    def get_file(self, key: str, path: Path) -> int:
+        with self._object(key) as response, path.open("wb") as target:
+            shutil.copyfileobj(response, target, _CHUNK)
+            return target.tell()
+
+    @contextmanager
+    def _object(self, key: str) -> Iterator[BaseHTTPResponse]:
+        """The object's body as a response to read from; any error mapped by ``_s3_error``."""
         response = None
         try:
             response = self.client.get_object(self.bucket, check_key(key))
-            return response.read()
+            yield response
         except Exception as exc:
             raise _s3_error(exc, key) from exc
         finally:
@@ -304,9 +332,7 @@ class S3ObjectStore:
             for k, v in (st.metadata or {}).items()
             if k.lower().startswith("x-amz-meta-")
         }
-        return StoredObject(
-            key, st.size or 0, st.content_type or "application/octet-stream", _decode_meta(meta)
-        )
+        return StoredObject(key, st.size or 0, st.content_type or OCTET_STREAM, _decode_meta(meta))
 
     def exists(self, key: str) -> bool:
         try:

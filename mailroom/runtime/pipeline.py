@@ -8,14 +8,22 @@ returns values; none touches the database. :mod:`mailroom.runtime.processor` loa
 document before and commits the record after, so no transaction is held open while
 Tesseract runs. Only :func:`run_pipeline` (and :func:`recognize_file`, the same stages
 outside the queue) read the application context.
+
+The worker never holds an original whole in memory: :func:`original_file` streams it from
+the store into a private file, which the rasterize stage reads lazily and which is
+removed as soon as the pages are decoded.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from classifiers.cases import CaseIndex
@@ -33,7 +41,8 @@ from mailroom.core.domain import (
     Recognized,
     RoutingResult,
 )
-from mailroom.core.media import sniff_media_type
+from mailroom.core.errors import StorageUnavailable
+from mailroom.core.media import EXTENSIONS, SNIFF_BYTES, sniff_media_type
 from mailroom.infra.objects import ObjectStore
 from mailroom.infra.tesseract import OcrEngine
 from mailroom.runtime.context import AppContext
@@ -66,14 +75,51 @@ class PipelineResult:
 # --- stages ------------------------------------------------------------------------
 
 
-def rasterize_stage(data: bytes, media_type: str | None, settings: Settings) -> list[PageImage]:
+@contextmanager
+def original_file(ctx: AppContext, doc: DocumentInput) -> Iterator[Path]:
+    """The document's original, streamed from the store into a private file (removed after).
+
+    The file lies in ``<data dir>/spool``, beside intake's copies, not in the system's temp
+    dir: that is often a tmpfs, which would put the original back into memory, while the
+    data dir is the disk sized for originals. It is removed on the way out, whatever
+    happens; only a worker killed meanwhile leaves a ``worker-*`` file there.
+    """
+    spool = ctx.settings.data_dir / "spool"
+    suffix = f".{EXTENSIONS.get(doc.media_type, 'bin')}"
+    try:
+        spool.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=spool, prefix=f"worker-{doc.id}-", suffix=suffix)
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"cannot make a spool file in {spool}: {exc.strerror}",
+            hint="check free space and permissions of the data directory",
+        ) from exc
+    os.close(fd)
+    path = Path(name)
+    try:
+        ctx.store.get_file(doc.original_key, path)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def rasterize_stage(
+    source: bytes | Path, media_type: str | None, settings: Settings
+) -> list[PageImage]:
     return rasterize(
-        data,
-        media_type or sniff_media_type(data),
+        source,
+        media_type or sniff_media_type(_head(source)),
         dpi=settings.rasterize_dpi,
         max_pixels=settings.max_page_pixels,
         max_pages=settings.max_pages,
     )
+
+
+def _head(source: bytes | Path) -> bytes:
+    if isinstance(source, bytes):
+        return source[:SNIFF_BYTES]
+    with source.open("rb") as fh:
+        return fh.read(SNIFF_BYTES)
 
 
 def recognize_stage(
@@ -136,8 +182,8 @@ def run_pipeline(
     """Run every stage for one document. Raises mailroom errors; touches no database row."""
     started = time.perf_counter()
     ctx.refresh_file_plan()  # an imported plan reaches every worker without a restart
-    data = ctx.store.get(doc.original_key)
-    pages = rasterize_stage(data, doc.media_type, ctx.settings)
+    with original_file(ctx, doc) as original:
+        pages = rasterize_stage(original, doc.media_type, ctx.settings)
     recognized = recognize_stage(pages, ctx.ocr, heartbeat)
     text = recognized.text
     extraction = extract_stage(text, ctx.fileplan)
@@ -170,7 +216,10 @@ def _ocr_info(recognized: Recognized, ctx: AppContext) -> OcrInfo:
 def recognize_file(
     data: bytes, ctx: AppContext, *, media_type: str | None = None
 ) -> list[tuple[PreparedPage, PageOcr]]:
-    """Rasterise and recognise a file outside the queue (training imports, evaluation)."""
+    """Rasterise and recognise a file outside the queue (training imports, evaluation).
+
+    The same stages as :func:`run_pipeline`, from bytes the caller has already read.
+    """
     pages = rasterize_stage(data, media_type, ctx.settings)
     recognized = recognize_stage(pages, ctx.ocr)
     return list(zip(recognized.pages, recognized.results, strict=True))

@@ -6,7 +6,9 @@ The order is what makes intake safe (Posteingang, revisionssicher):
    (bad input becomes a ``quarantined`` row, never an exception; the file is never held
    in memory whole, and one that changes meanwhile is left for the next poll);
 2. store the original, then commit the document row in state ``received`` — the database
-   and the object store now hold the document;
+   and the object store now hold the document. The original's key is its content's hash
+   (:func:`~mailroom.infra.objects.original_key`), so a crash between the two leaves no
+   orphan: the next attempt stores the same bytes under the same key again;
 3. publish the queue message and mark the document ``queued``;
 4. only then move the source file to ``processed/`` (or ``quarantine/`` with a reason file)
    and note that in the audit trail (``intake.done``).
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from config.scanlines import ScanLineConfig
@@ -37,7 +40,7 @@ from mailroom.core.errors import (
 from mailroom.core.media import sniff_media_type
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db.models import AuditEvent, Batch, Document, new_id, utcnow
-from mailroom.infra.objects import document_key
+from mailroom.infra.objects import original_key
 from mailroom.lifecycle import begin
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.intake_trail import DONE, mark_done
@@ -129,7 +132,7 @@ def take_file(
         resumed = doc is not None
         if doc is None:
             doc = _record(session, ctx, scan_line, name, content, batch_id, actor)
-            _still_unchanged(ctx, path, content, doc)
+            _still_unchanged(session, ctx, path, content, doc)
     if resumed:
         log.info(
             "%s: resuming the interrupted intake of %s (document %s, %s)",
@@ -188,18 +191,38 @@ def _sniff(path: Path) -> str:
         return UNKNOWN_TYPE
 
 
-def _still_unchanged(ctx: AppContext, path: Path, content: _Content, doc: Document) -> None:
+def _still_unchanged(
+    session: Session, ctx: AppContext, path: Path, content: _Content, doc: Document
+) -> None:
     """Record nothing if the source changed while its copy was checked and stored: a
-    writer that paused longer than the stability time is writing again."""
+    writer that paused longer than the stability time is writing again.
+
+    The original just stored for nothing is deleted unless another row points at its key
+    (keys are content hashes: a document a worker quarantined, or its duplicates, may have
+    the same bytes). Rows another intake has not committed yet are not seen; that would
+    take the same half-written bytes at the same moment. If the check or the delete fails,
+    the object stays: an orphan at worst, never a row without its original.
+    """
     if content.spooled is None:
         return
     try:
         validate.ensure_unchanged(path, content.spooled)
     except validate.FileChanged:
         if doc.state == S.RECEIVED and doc.original_key:  # uploaded just now, for nothing
-            with suppress(MailroomError):
-                ctx.store.delete(doc.original_key)
+            with suppress(MailroomError, SQLAlchemyError):
+                if not _shared(session, doc):
+                    ctx.store.delete(doc.original_key)
         raise
+
+
+def _shared(session: Session, doc: Document) -> bool:
+    """Another document row points at ``doc``'s original (same bytes, same key)."""
+    other = select(Document.id).where(
+        Document.sha256 == doc.sha256,  # indexed; equal keys mean equal hashes
+        Document.original_key == doc.original_key,
+        Document.id != doc.id,
+    )
+    return session.scalar(other.limit(1)) is not None
 
 
 # --- recording --------------------------------------------------------------------------
@@ -243,7 +266,11 @@ def _record(
     batch_id: int | None,
     actor: str,
 ) -> Document:
-    """Insert the document (and a one-document batch); store the original first."""
+    """Insert the document (and a one-document batch); store the original first.
+
+    The original goes under its content's key: stored again after an interrupted intake
+    it overwrites the same object, and a duplicate takes its original's key, no copy.
+    """
     if batch_id is None:
         batch = Batch(scan_line_id=line.id, name=name)
         session.add(batch)
@@ -287,7 +314,7 @@ def _record(
         )
         return doc
     assert content.spooled is not None and content.check is not None
-    key = document_key(doc.id, f"original.{content.check.extension}")
+    key = original_key(content.sha256, content.check.extension)
     ctx.store.put_file(
         key,
         content.spooled.path,

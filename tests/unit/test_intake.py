@@ -25,7 +25,7 @@ from mailroom.core.errors import (
     UnsafePath,
 )
 from mailroom.infra.db.models import AuditEvent, Batch, Document
-from mailroom.infra.objects import StoredObject
+from mailroom.infra.objects import StoredObject, original_key
 from mailroom.infra.queue import DocumentMessage, DocumentQueue
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.registration import register_file
@@ -166,7 +166,7 @@ def test_dropped_scan_is_registered_stored_queued_and_moved(
     assert [(r.source_name, r.outcome) for r in results] == [("brief.pdf", "queued")]
     (doc,) = documents(ctx)
     assert (doc.state, doc.media_type, doc.size_bytes) == ("queued", "application/pdf", len(data))
-    assert doc.original_key == f"documents/{doc.id}/original.pdf"
+    assert doc.original_key == original_key(doc.sha256, "pdf")
     assert ctx.store.get(doc.original_key) == data
     meta = ctx.store.stat(doc.original_key).metadata
     assert meta == {"scan-line": "scan-1", "sha256": doc.sha256, "source-name": "brief.pdf"}
@@ -192,8 +192,8 @@ def test_tiff_png_and_jpeg_are_accepted(ctx: AppContext, line: ScanLineConfig, h
     outcomes = {r.source_name: r.outcome for r in scan_once(ctx, line)}
 
     assert outcomes == {"mehrseitig.tif": "queued", "seite.png": "queued", "foto.JPG": "queued"}
-    keys = sorted(doc.original_key.rsplit("/", 1)[1] for doc in documents(ctx) if doc.original_key)
-    assert keys == ["original.jpg", "original.png", "original.tif"]
+    keys = sorted(doc.original_key.rsplit(".", 1)[1] for doc in documents(ctx) if doc.original_key)
+    assert keys == ["jpg", "png", "tif"]
     assert ctx.queue.depth() == 3
 
 
@@ -367,7 +367,7 @@ def test_same_bytes_again_are_a_duplicate_and_not_processed_again(
             doc = session.get(Document, result.document_id)
             assert doc is not None
             assert doc.duplicate_of == first.document_id
-            assert doc.original_key == f"documents/{first.document_id}/original.pdf"
+            assert doc.original_key == original_key(doc.sha256, "pdf")  # the first one's object
     assert ctx.queue.depth() == 1  # only the first one is processed
     assert files_below(hot) == [
         "processed/brief-1.pdf",

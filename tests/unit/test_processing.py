@@ -65,6 +65,9 @@ class UnavailableStore:
     def get(self, key: str) -> bytes:
         return self.inner.get(key)
 
+    def get_file(self, key: str, path: Path) -> int:
+        return self.inner.get_file(key, path)
+
     def stat(self, key: str) -> StoredObject:
         return self.inner.stat(key)
 
