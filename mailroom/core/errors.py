@@ -58,6 +58,10 @@ class ConfigurationError(MailroomError):
     exit_code = ExitCode.CONFIGURATION
 
 
+class SchemaNotCurrent(ConfigurationError):
+    """The database's schema is not the one this version needs (``mailroom db upgrade``)."""
+
+
 class MissingDependencyError(MailroomError):
     """An external program (Tesseract, Poppler) or its data is missing."""
 

@@ -25,7 +25,6 @@ from mailroom.infra import fsqueue
 
 log = logging.getLogger(__name__)
 
-ROUTING_KEY = "document"
 DEAD_ROUTING_KEY = "dead"
 #: How often kombu's virtual transports (filesystem, memory) look for new messages.
 VIRTUAL_POLL_SECONDS = 0.2
@@ -79,10 +78,14 @@ class DocumentQueue:
             if self.amqp
             else None
         )
+        # Each queue is bound by its own name: two installations (or test runs) that share
+        # a broker and the ``mailroom`` exchange never receive each other's messages.
+        # Queues declared before this bound ``document`` too; that binding stays and no
+        # longer matches anything this code publishes.
         self.queue = Queue(
             settings.queue_name,
             self.exchange,
-            routing_key=ROUTING_KEY,
+            routing_key=settings.queue_name,
             durable=True,
             queue_arguments=arguments,
         )
@@ -143,7 +146,7 @@ class DocumentQueue:
             raise BrokerUnavailable(f"cannot publish to {self.describe()}: {exc}") from exc
         try:
             self.declare(conn)
-            exchange, routing_key = self._route(self.exchange, ROUTING_KEY, self.queue)
+            exchange, routing_key = self._route(self.exchange, self.queue.routing_key, self.queue)
             Producer(conn.default_channel).publish(
                 message.to_json(),
                 exchange=exchange,

@@ -44,6 +44,8 @@ class AppContext:
         db = Database(settings.db_url)
         if migrate if migrate is not None else settings.embedded:
             db.upgrade()
+        else:
+            db.check_schema()
         ctx = cls(settings, db, open_object_store(settings), fileplan, load_scan_lines(settings))
         ctx._file_plan_stamp = _stamp(settings.file_plan_path)
         ctx.sync_configuration()

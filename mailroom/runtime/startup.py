@@ -18,6 +18,7 @@ from mailroom.core.backoff import Backoff
 from mailroom.core.errors import (
     BrokerUnavailable,
     DatabaseUnavailable,
+    SchemaNotCurrent,
     StorageUnavailable,
     TransientError,
 )
@@ -31,13 +32,16 @@ def open_context(
 ) -> AppContext | None:
     """The application context, once the services it needs answer; None if stopped first.
 
-    Only unavailable services are waited for; a wrong configuration raises at once.
+    Unavailable services are waited for, and so is a database schema that is not yet
+    this version's (the compose file's ``migrate`` service may still be running; an
+    operator who forgot ``mailroom db upgrade`` reads so in the log). Any other wrong
+    configuration raises at once.
     """
     waiting = _Waiting(settings)
     while True:
         try:
             ctx = AppContext.from_settings(settings, migrate=migrate)
-        except TransientError as exc:
+        except (TransientError, SchemaNotCurrent) as exc:
             if stop.wait(waiting.failed(exc)):
                 return None
             continue
@@ -45,8 +49,10 @@ def open_context(
         return ctx
 
 
-def service_of(exc: TransientError) -> str:
+def service_of(exc: TransientError | SchemaNotCurrent) -> str:
     """Which service an error says is away, in words for the log."""
+    if isinstance(exc, SchemaNotCurrent):
+        return f"the database schema ({exc.hint})"
     if isinstance(exc, DatabaseUnavailable):
         return "the database"
     if isinstance(exc, StorageUnavailable):
@@ -64,7 +70,7 @@ class _Waiting:
         self.service: str | None = None
         self.since = time.monotonic()
 
-    def failed(self, exc: TransientError) -> float:
+    def failed(self, exc: TransientError | SchemaNotCurrent) -> float:
         """Note a failed start; return the seconds to wait before the next one."""
         service = service_of(exc)
         delay = self.backoff.failed()

@@ -32,7 +32,7 @@ from mailroom.core.states import PENDING_STATES
 from mailroom.infra.db.models import Document
 from mailroom.runtime import leases, logs
 from mailroom.runtime.context import AppContext
-from mailroom.runtime.processes import stop_on_signals, worker_process
+from mailroom.runtime.processes import name_process, stop_on_signals, worker_process
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +296,7 @@ def watcher_process(settings: Settings) -> None:
     """Run every scan line's watcher until signalled (the watcher process's entry point)."""
     from mailroom.runtime.watchers import run_watchers
 
+    name_process("mr-watchers")
     logs.setup_logging(settings.log_level)
     stop = threading.Event()
     stop_on_signals(stop)

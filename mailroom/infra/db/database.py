@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailroom.core.errors import DatabaseUnavailable
+from mailroom.core.errors import DatabaseUnavailable, SchemaNotCurrent
 from mailroom.infra.db.models import Document
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -95,6 +95,31 @@ class Database:
                 if self.engine.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_unlock(4242001)"))
                     conn.commit()
+
+    def check_schema(self) -> None:
+        """Refuse to work on a database whose schema is not this version's.
+
+        Production databases are migrated by ``mailroom db upgrade`` (an operator's step,
+        or the compose file's ``migrate`` service), not by every process that starts. A
+        process started on an older or empty schema stops with what to do, instead of
+        failing on the first missing table. Raises :class:`DatabaseUnavailable` if the
+        database cannot be reached (the caller waits for it).
+        """
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        heads = set(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+        try:
+            with self.engine.connect() as conn:
+                current = set(MigrationContext.configure(conn).get_current_heads())
+        except OperationalError as exc:
+            raise DatabaseUnavailable(f"database error: {exc.orig}") from exc
+        if current != heads:
+            found = ", ".join(sorted(current)) or "empty"
+            raise SchemaNotCurrent(
+                f"the database schema is {found}, this version needs {', '.join(sorted(heads))}",
+                hint="run `mailroom db upgrade` (once, before starting the processes)",
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,105 @@
+"""Every drill, the deployments it applies to, and running a selection of them.
+
+The embedded default has no broker, database server or object store to take down: there
+the drills on mailroom's own processes, messages and disk run. The services deployment
+runs them all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.drills import outages, process_faults
+from benchmarks.drills.drill import Drill, Profile
+from benchmarks.drills.letters import LetterBox
+from benchmarks.drills.observe import Outcome
+from benchmarks.drills.stack import Deployment
+
+BOTH = ("embedded", "services")
+SERVICES = ("services",)
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    run: Callable[[Drill], Outcome]
+    deployments: tuple[str, ...]
+    #: Part of the short subset in ``.ci/run``.
+    quick: bool = False
+
+
+CATALOGUE = (
+    Entry("worker_kill", process_faults.worker_kill, BOTH, quick=True),
+    Entry("watcher_kill", process_faults.watcher_kill, BOTH, quick=True),
+    Entry("malformed_messages", process_faults.malformed_messages, BOTH, quick=True),
+    Entry("broker_outage", outages.broker_outage, SERVICES, quick=True),
+    Entry("database_outage", outages.database_outage, SERVICES, quick=True),
+    Entry("s3_outage", outages.s3_outage, SERVICES, quick=True),
+    Entry("broker_closes_connections", outages.broker_closes_connections, SERVICES),
+    Entry("s3_frozen", outages.s3_frozen, SERVICES),
+    Entry("s3_long_outage", outages.s3_long_outage, SERVICES),
+    Entry("started_during_outage", outages.started_during_outage, SERVICES),
+    Entry("poison", process_faults.poison, BOTH),
+    Entry("long_document", process_faults.long_document, BOTH),
+    Entry("disk_full", outages.disk_full, ("embedded",)),
+    Entry("processed_read_only", outages.processed_read_only, BOTH),
+)
+
+
+def select_entries(names: list[str] | None, quick: bool) -> list[Entry]:
+    if names:
+        unknown = set(names) - {e.name for e in CATALOGUE}
+        if unknown:
+            raise SystemExit(f"unknown drills: {', '.join(sorted(unknown))}")
+        return [e for e in CATALOGUE if e.name in names]
+    return [e for e in CATALOGUE if e.quick or not quick]
+
+
+@contextmanager
+def deployment(kind: str, work: Path) -> Iterator[Deployment]:
+    d = Deployment.services(work / kind) if kind == "services" else Deployment.embedded(work)
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def run_drills(
+    entries: list[Entry],
+    kinds: tuple[str, ...],
+    profile: Profile,
+    work: Path | None = None,
+    report: Callable[[Outcome, float], None] | None = None,
+) -> list[Outcome]:
+    """Run ``entries`` on each deployment in ``kinds``; one outcome per drill run."""
+    own = work is None
+    work = work or Path(tempfile.mkdtemp(prefix="mailroom-drills-"))
+    box = LetterBox(work / "letters", pages=max(6, profile.letters * 2))
+    outcomes = []
+    try:
+        for kind in kinds:
+            chosen = [e for e in entries if kind in e.deployments]
+            if not chosen:
+                continue
+            with deployment(kind, work) as where:
+                for entry in chosen:
+                    started = time.monotonic()
+                    drill = Drill(entry.name, where, box, profile)
+                    try:
+                        outcome = entry.run(drill)
+                    except Exception as exc:
+                        outcome = Outcome(entry.name, kind)
+                        outcome.failures.append(f"drill broke: {type(exc).__name__}: {exc}")
+                    outcomes.append(outcome)
+                    if report:
+                        report(outcome, time.monotonic() - started)
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+    return outcomes
