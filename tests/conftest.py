@@ -117,11 +117,30 @@ def web_ctx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AppConte
     ctx.close()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests by folder: ``integration`` (real servers, other processes), ``browser``."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by folder: ``integration`` (real servers, other processes), ``browser``,
+    ``drills``. The fault drills run last; the long one (a 5-minute S3 outage) starts in
+    the background now and is read at the end (:mod:`tests.drills.background`)."""
     for item in items:
         parts = Path(str(item.fspath)).parts
         if "integration" in parts:
             item.add_marker(pytest.mark.integration)
         elif "browser" in parts:
             item.add_marker(pytest.mark.browser)
+        elif "drills" in parts:
+            item.add_marker(pytest.mark.drills)
+    items.sort(key=lambda item: "drills" in Path(str(item.fspath)).parts)  # stable
+    long_outage = any(Path(str(i.fspath)).name == "test_long_outage.py" for i in items)
+    if long_outage and not config.option.collectonly and len(items) > 1:
+        from tests.drills import background
+
+        background.running = background.BackgroundDrill()
+        background.running.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from tests.drills import background
+
+    if background.running is not None:
+        background.running.close()
+        background.running = None

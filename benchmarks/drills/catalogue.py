@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +61,11 @@ def select_entries(names: list[str] | None, quick: bool) -> list[Entry]:
     return [e for e in CATALOGUE if e.quick or not quick]
 
 
-@contextmanager
-def deployment(kind: str, work: Path) -> Iterator[Deployment]:
-    d = Deployment.services(work / kind) if kind == "services" else Deployment.embedded(work)
-    try:
-        yield d
-    finally:
-        d.close()
+def start_deployment(kind: str, work: Path) -> Deployment:
+    """The embedded default, or private services started in ``work``."""
+    if kind == "services":
+        return Deployment.services(work / kind)
+    return Deployment.embedded(work / kind)
 
 
 def run_drills(
@@ -76,30 +74,63 @@ def run_drills(
     profile: Profile,
     work: Path | None = None,
     report: Callable[[Outcome, float], None] | None = None,
+    *,
+    parallel: bool = False,
 ) -> list[Outcome]:
-    """Run ``entries`` on each deployment in ``kinds``; one outcome per drill run."""
+    """Run ``entries`` on each deployment in ``kinds``; one outcome per drill run.
+
+    ``parallel`` runs the deployments side by side (each drill waits far more than it
+    computes: outages, leases, sweeps), one after the other otherwise.
+    """
     own = work is None
     work = work or Path(tempfile.mkdtemp(prefix="mailroom-drills-"))
     box = LetterBox(work / "letters", pages=max(6, profile.letters * 2))
-    outcomes = []
     try:
-        for kind in kinds:
-            chosen = [e for e in entries if kind in e.deployments]
-            if not chosen:
-                continue
-            with deployment(kind, work) as where:
-                for entry in chosen:
-                    started = time.monotonic()
-                    drill = Drill(entry.name, where, box, profile)
-                    try:
-                        outcome = entry.run(drill)
-                    except Exception as exc:
-                        outcome = Outcome(entry.name, kind)
-                        outcome.failures.append(f"drill broke: {type(exc).__name__}: {exc}")
-                    outcomes.append(outcome)
-                    if report:
-                        report(outcome, time.monotonic() - started)
+        if not parallel or len(kinds) < 2:  # in this thread: a signal stops it cleanly
+            return [o for kind in kinds for o in _run_on(kind, entries, profile, work, box, report)]
+        with ThreadPoolExecutor(len(kinds)) as pool:
+            runs = [
+                pool.submit(_run_on, kind, entries, profile, work, box, report) for kind in kinds
+            ]
+            return [outcome for run in runs for outcome in run.result()]
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _run_on(
+    kind: str,
+    entries: list[Entry],
+    profile: Profile,
+    work: Path,
+    box: LetterBox,
+    report: Callable[[Outcome, float], None] | None,
+) -> list[Outcome]:
+    chosen = [e for e in entries if kind in e.deployments]
+    if not chosen:
+        return []
+    outcomes = []
+    try:
+        where = start_deployment(kind, work)
+    except Exception as exc:
+        broken = []
+        for entry in chosen:
+            outcome = Outcome(entry.name, kind)
+            outcome.failures.append(f"{kind} deployment did not start: {exc}")
+            broken.append(outcome)
+        return broken
+    try:
+        for entry in chosen:
+            started = time.monotonic()
+            drill = Drill(entry.name, where, box, profile)
+            try:
+                outcome = entry.run(drill)
+            except Exception as exc:
+                outcome = Outcome(entry.name, kind)
+                outcome.failures.append(f"drill broke: {type(exc).__name__}: {exc}")
+            outcomes.append(outcome)
+            if report:
+                report(outcome, time.monotonic() - started)
+    finally:
+        where.close()
     return outcomes

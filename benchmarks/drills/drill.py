@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.drills.letters import LetterBox, drop
+from benchmarks.drills.letters import POISON, LetterBox, drop
 from benchmarks.drills.observe import Observer, Outcome
 from benchmarks.drills.stack import Deployment, Mailroom
 from mailroom.core.errors import MailroomError
@@ -93,7 +93,7 @@ class Drill:
             drop(source or self.box.page(index), self.m.hot_folder, name)
             self.names.append(name)
             names.append(name)
-            if prefix == "poison":
+            if POISON in prefix:
                 self.poison.add(name)
         return names
 

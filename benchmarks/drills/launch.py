@@ -1,6 +1,6 @@
 """``python -m benchmarks.drills.launch ARGS``: the ``mailroom`` command, with poison letters.
 
-A letter whose file name contains ``poison`` kills the worker process that reads it
+A letter whose file name contains ``poisoned-letter`` kills the worker process that reads it
 (``os._exit``, as a segfault in a native library would), every time. Nothing else
 differs from ``python -m mailroom ARGS``. The patch is made when this module is imported,
 so it holds in the worker processes ``mailroom up`` spawns too: they import the main
@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from benchmarks.drills.letters import POISON
 from mailroom.core.domain import DocumentInput
 from mailroom.runtime import processor
 
-POISON = "poison"
 #: The exit code of a poisoned worker (not -9: the drills count it as a death).
 POISON_EXIT = 70
 

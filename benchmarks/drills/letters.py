@@ -13,6 +13,10 @@ from pathlib import Path
 from benchmarks.corpus import make_ocr_corpus
 from mailroom.demo.scanfiles import pdf_bytes, png_bytes
 
+#: A letter whose file name contains this kills the worker reading it
+#: (:mod:`benchmarks.drills.launch`).
+POISON = "poisoned-letter"
+
 
 class LetterBox:
     """Rendered letters in ``folder``: one-page PNG scans, and multi-page PDFs on request."""

@@ -10,6 +10,7 @@ import time
 from kombu import Producer
 
 from benchmarks.drills.drill import Drill
+from benchmarks.drills.letters import POISON
 from benchmarks.drills.observe import Outcome
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.queue import DocumentQueue
@@ -72,7 +73,7 @@ def poison(d: Drill) -> Outcome:
     ``failed`` (dead-lettered) after their attempts; the others finish; the slots refill."""
     attempts = 3
     with d.start({"max_attempts": str(attempts)}):
-        d.drop(2, prefix="poison")
+        d.drop(2, prefix=POISON)
         d.drop(d.profile.letters)
         dropped = time.time()
         outcome = d.finish(dropped)

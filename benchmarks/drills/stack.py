@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ class Deployment:
     rabbitmq: PrivateRabbitMQ | None = None
     postgres: PrivatePostgres | None = None
     s3: PrivateS3 | None = None
+    servers: Path | None = None  # the services' data, removed by close()
 
     @classmethod
     def embedded(cls, work: Path) -> Deployment:
@@ -53,15 +56,22 @@ class Deployment:
 
     @classmethod
     def services(cls, work: Path) -> Deployment:
-        """Start private RabbitMQ, PostgreSQL and S3 side by side (in parallel)."""
+        """Start private RabbitMQ, PostgreSQL and S3 side by side (in parallel).
+
+        Their data lives in a folder of its own under the system's temporary folder,
+        open to the ``rabbitmq`` and ``postgres`` users (a test's temporary folder is
+        private to root); :meth:`close` removes it.
+        """
         work.mkdir(parents=True, exist_ok=True)
-        os.chmod(work, 0o755)  # the servers' own users must reach their folders
+        servers = Path(tempfile.mkdtemp(prefix="mailroom-drill-servers-"))
+        os.chmod(servers, 0o755)  # the servers' own users must reach their folders
         deployment = cls(
             "services",
             work,
-            PrivateRabbitMQ(work / "rabbitmq"),
-            PrivatePostgres(work / "postgres"),
-            PrivateS3(work / "s3"),
+            PrivateRabbitMQ(servers / "rabbitmq"),
+            PrivatePostgres(servers / "postgres"),
+            PrivateS3(servers / "s3"),
+            servers,
         )
         parts = [deployment.rabbitmq, deployment.postgres, deployment.s3]
         with ThreadPoolExecutor(3) as pool:
@@ -100,6 +110,8 @@ class Deployment:
                     part.stop()
                 except Exception as exc:
                     print(f"drills: could not stop {type(part).__name__}: {exc}", file=sys.stderr)
+        if self.servers is not None:
+            shutil.rmtree(self.servers, ignore_errors=True)
 
 
 @dataclass
@@ -127,6 +139,7 @@ class Mailroom:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
         env |= {f"MAILROOM_{k.upper()}": v for k, v in self.values.items()}
         env["PYTHONPATH"] = str(ROOT)
+        env["COLUMNS"] = "300"  # log lines unwrapped: the drills read them
         return env
 
     def settings(self) -> Settings:

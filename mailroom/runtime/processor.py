@@ -26,7 +26,6 @@ from mailroom.core.errors import (
     BrokerUnavailable,
     DatabaseUnavailable,
     MailroomError,
-    ProcessingError,
     StorageUnavailable,
     TransientError,
 )
@@ -38,6 +37,7 @@ from mailroom.runtime import leases
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.pipeline import PipelineResult, run_pipeline
 from mailroom.runtime.rejections import note_rejection
+from mailroom.runtime.rows import document_input, write_result
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ class DocumentProcessor:
                 confidence=round(routing.confidence, 4),
             ):
                 return self._skipped(session, doc)
-            _write_result(session, doc, result)
+            write_result(session, doc, result)
             session.execute(
                 delete(models.RoutingDecision).where(
                     models.RoutingDecision.document_id == doc.id,
@@ -336,8 +336,17 @@ class DocumentProcessor:
         """Record this worker's outcome and end its lease.
 
         False if another worker finished the document first (its result stands) or
-        changed it just now.
+        changed it just now, or holds a live lease on it: a worker cut off from the
+        database for longer than its lease finds the document taken over when it comes
+        back, and leaves the result to the worker that holds it now (fencing).
         """
+        D = models.Document
+        not_taken_over = or_(
+            D.state != S.PROCESSING,
+            D.lease_owner.is_(None),
+            D.lease_owner == self.owner,
+            D.lease_until < utcnow(),
+        )
         try:
             previous = transition(
                 session,
@@ -345,6 +354,7 @@ class DocumentProcessor:
                 state,
                 self.owner,
                 reason=reason,
+                where=[not_taken_over],
                 values={"lease_owner": None, "lease_until": None, **(values or {})},
                 **detail,
             )
@@ -365,34 +375,3 @@ class DocumentProcessor:
     def _skipped(self, session: Session, doc: models.Document) -> Report:
         session.refresh(doc)
         return Report(doc.id, Outcome.SKIPPED, doc.state, "finished by another worker")
-
-
-def _write_result(session: Session, doc: models.Document, result: PipelineResult) -> None:
-    """Put the DMS record's values on the document row and replace its pages."""
-    session.execute(delete(models.Page).where(models.Page.document_id == doc.id))
-    session.expire(doc, ["pages"])
-    for values in result.record.pages:
-        session.add(models.Page(document_id=doc.id, **values))
-    for column, value in result.record.columns.items():
-        setattr(doc, column, value)
-    doc.processed_at = utcnow()
-    doc.processing_seconds = round(result.seconds, 3)
-    doc.lease_owner = doc.lease_until = None
-    doc.next_attempt_at = None
-
-
-def document_input(doc: models.Document) -> DocumentInput:
-    """What the pipeline needs of a registered document's row."""
-    if not doc.original_key:
-        raise ProcessingError(f"document {doc.id} has no stored original")
-    return DocumentInput(
-        id=doc.id,
-        source_name=doc.source_name,
-        media_type=doc.media_type,
-        original_key=doc.original_key,
-        sha256=doc.sha256,
-        size_bytes=doc.size_bytes,
-        received_at=doc.received_at,
-        scan_line={"ID": doc.scan_line_id, "Name": doc.scan_line.name if doc.scan_line else None},
-        batch={"ID": doc.batch.id, "Name": doc.batch.name} if doc.batch else None,
-    )

@@ -18,8 +18,9 @@ from mailroom.infra.db.models import Document
 from mailroom.infra.objects import ObjectStore
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.pipeline import run_pipeline
-from mailroom.runtime.processor import DocumentProcessor, Outcome, document_input
+from mailroom.runtime.processor import DocumentProcessor, Outcome
 from mailroom.runtime.registration import register_file
+from mailroom.runtime.rows import document_input
 from tests.bad_inputs import blank_pdf, encoded, noise
 from tests.conftest import make_settings
 from tests.intake_memory import MiB, big_pdf

@@ -207,3 +207,26 @@ def test_the_supervisor_gives_back_a_dead_workers_document_and_paces_its_restart
 def _check(supervisor: CrashingWorkers) -> int:
     supervisor.check_workers()
     return len(supervisor.started)
+
+
+def test_a_worker_whose_lease_was_taken_over_leaves_the_result_to_the_new_holder(
+    fs_ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fencing: cut off from the database for longer than its lease, a worker comes back
+    to find another worker holding the document; it must not record over it."""
+    from mailroom.runtime import processor
+
+    doc_id = register_letter(fs_ctx, tmp_path)
+    pipeline = processor.run_pipeline
+
+    def cut_off(*args: object, **kwargs: object) -> object:
+        result = pipeline(*args, **kwargs)  # type: ignore[arg-type]
+        hold(fs_ctx, doc_id, "w2", seconds=30)  # meanwhile: lease ran out, w2 took over
+        return result
+
+    monkeypatch.setattr(processor, "run_pipeline", cut_off)
+    report = DocumentProcessor(fs_ctx, "w1").handle(doc_id)
+    assert report.outcome is Outcome.SKIPPED
+    doc = document(fs_ctx, doc_id)
+    assert doc.state == S.PROCESSING and doc.lease_owner == "w2"
+    assert [state for state, _ in trail(fs_ctx, doc_id)][-1] == S.PROCESSING
