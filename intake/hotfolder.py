@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from mailroom.core.errors import ConfigurationError, TransientError, UnsafePath
+from mailroom.core.errors import (
+    ConfigurationError,
+    FolderUnavailable,
+    TransientError,
+    UnsafePath,
+)
 
 PROCESSED = "processed"
 QUARANTINE = "quarantine"
@@ -152,10 +157,12 @@ def move_file(source: Path, destination: Path) -> None:
     """Rename within the same file system (a link is moved as a link, never followed)."""
     try:
         os.replace(source, destination)
-    except OSError as exc:
-        raise TransientError(
+    except FileNotFoundError as exc:
+        raise TransientError(f"cannot move {source.name}: {exc.strerror}") from exc
+    except OSError as exc:  # the folder's problem (read-only, full, permissions), not the file's
+        raise FolderUnavailable(
             f"cannot move {source.name} to {destination.parent}: {exc.strerror}",
-            hint="check the hot folder's permissions; the file is retried",
+            hint="check the hot folder's permissions and free space; the file is retried",
         ) from exc
 
 

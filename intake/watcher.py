@@ -27,6 +27,7 @@ from mailroom.core.errors import (
     BrokerUnavailable,
     ConfigurationError,
     DatabaseUnavailable,
+    FolderUnavailable,
     MailroomError,
     StorageUnavailable,
 )
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 DEFERRED = "deferred"  # a service or the file itself failed: the file stays, retried later
 VANISHED = "vanished"  # the file disappeared before it could be read
 #: Failures that make the whole scan line wait; anything else only delays the one file.
-SERVICE_ERRORS = (DatabaseUnavailable, StorageUnavailable, ConfigurationError)
+SERVICE_ERRORS = (DatabaseUnavailable, StorageUnavailable, FolderUnavailable, ConfigurationError)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ extras=""
 apt_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core)
 for arg in "$@"; do
   case "$arg" in
-    --test) extras="${extras:+$extras,}dev"; apt_packages+=(chromium) ;;
-    --bench) extras="${extras:+$extras,}dev,bench"; apt_packages+=(chromium) ;;
+    # The fault drills (tests/drills, benchmarks/drills) start private RabbitMQ and
+    # PostgreSQL servers of their own, from these packages.
+    --test) extras="${extras:+$extras,}dev"; apt_packages+=(chromium rabbitmq-server postgresql) ;;
+    --bench) extras="${extras:+$extras,}dev,bench"; apt_packages+=(chromium rabbitmq-server postgresql) ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -122,8 +122,8 @@ class Drill:
     def finish(self, fault_end: float, outcome: Outcome | None = None) -> Outcome:
         """Wait for the letters (up to the profile's patience), then judge."""
         outcome = outcome or Outcome(self.name, self.deployment.kind)
-        self.seen.wait(self.names, self.poison, self.profile.patience_seconds)
-        self.seen.judge(outcome, self.names, self.poison, fault_end)
+        done_at = self.seen.wait(self.names, self.poison, self.profile.patience_seconds)
+        self.seen.judge(outcome, self.names, self.poison, fault_end, done_at)
         self._count_processes(outcome)
         return outcome
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -52,6 +51,8 @@ class Outcome:
     #: supervisor itself.
     dead: int = 0
     orphans: int = 0
+    #: Letters that needed more than one attempt (an outage must cost none).
+    retried: int = 0
     notes: list[str] = field(default_factory=list)
     #: Checks particular to the drill that failed (a bad message not dead-lettered, ...).
     failures: list[str] = field(default_factory=list)
@@ -69,10 +70,6 @@ class Outcome:
         if self.exits > exits_allowed:
             found.append(f"{self.exits} processes exited")
         return found
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Observer:
@@ -120,13 +117,14 @@ class Observer:
                 return False
         return not any((self.mailroom.hot_folder / name).exists() for name in names)
 
-    def wait(self, names: list[str], poison: set[str], timeout: float) -> bool:
+    def wait(self, names: list[str], poison: set[str], timeout: float) -> float | None:
+        """When (``time.time()``) every letter was seen finished; None: not in time."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.done(names, poison):
-                return True
+                return time.time()
             time.sleep(0.5)
-        return False
+        return None
 
     def orphans(self) -> int:
         """Originals in the store that no document row refers to."""
@@ -139,14 +137,22 @@ class Observer:
         return len(stored) + len(legacy)
 
     def judge(
-        self, outcome: Outcome, names: list[str], poison: set[str], fault_end: float
+        self,
+        outcome: Outcome,
+        names: list[str],
+        poison: set[str],
+        fault_end: float,
+        done_at: float | None,
     ) -> Outcome:
-        """Fill in ``outcome`` from what the database, store and hot folder hold now."""
+        """Fill in ``outcome`` from what the database, store and hot folder hold now.
+
+        The recovery time runs from the fault's end until every letter was seen finished
+        (``done_at``): processed, and its file out of the hot folder.
+        """
         rows = self.rows(names)
         ids = [d.id for docs in rows.values() for d in docs]
         finishes = self.finishes(ids)
         outcome.dropped = len(names)
-        last: datetime | None = None
         for name, docs in rows.items():
             wanted = POISONED if name in poison else GOOD
             in_folder = (self.mailroom.hot_folder / name).exists()
@@ -166,12 +172,11 @@ class Observer:
                 outcome.notes.append(f"{name}: original {doc.original_key} missing")
             elif doc.state in wanted and not in_folder:
                 outcome.finished += 1
-                moment = _aware(doc.processed_at or doc.updated_at)
-                last = moment if last is None or moment > last else last
+                outcome.retried += doc.attempts > 1
             else:
                 outcome.stuck += 1
                 outcome.notes.append(f"{name}: {doc.state} {doc.state_reason or ''}".strip())
-        if outcome.finished == outcome.dropped and last is not None:
-            outcome.recover_s = round(max(0.0, last.timestamp() - fault_end), 1)
+        if outcome.finished == outcome.dropped and done_at is not None:
+            outcome.recover_s = round(max(0.0, done_at - fault_end), 1)
         outcome.orphans = self.orphans()
         return outcome

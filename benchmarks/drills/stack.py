@@ -131,6 +131,7 @@ class Mailroom:
         self.values = self.deployment.config(self.tag) | self.overrides
         Path(self.values["data_dir"]).mkdir(parents=True, exist_ok=True)
         self.log_path = self.deployment.work / self.tag / "mailroom.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     # -- configuration -------------------------------------------------------------------
 

@@ -121,6 +121,15 @@ class DatabaseUnavailable(TransientError):
     """The database did not answer."""
 
 
+class FolderUnavailable(TransientError):
+    """A folder intake writes to refuses the write: ``processed/`` or ``quarantine/``
+    read-only or gone, the disk under them or under the spool folder full.
+
+    Not a problem of the file in hand: the whole scan line waits (like for a service) and
+    goes on at once when a file can be filed away again.
+    """
+
+
 class BrokerUnavailable(TransientError):
     """The message broker did not answer."""
 

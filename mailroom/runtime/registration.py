@@ -20,6 +20,7 @@ are *resumed* (published if still ``received``, then moved) instead of becoming 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from contextlib import closing, suppress
@@ -34,6 +35,7 @@ from config.scanlines import ScanLineConfig
 from intake import hotfolder, validate
 from mailroom.core.errors import (
     BadInputError,
+    FolderUnavailable,
     MailroomError,
     TransientError,
 )
@@ -50,6 +52,8 @@ from mailroom.runtime.rejections import note_rejection
 log = logging.getLogger(__name__)
 
 UNKNOWN_TYPE = "application/octet-stream"
+#: Errors of the spool folder's file system (full, read-only), not of the file read.
+_FOLDER_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,11 @@ def _inspect(path: Path, ctx: AppContext) -> _Content | None:
     except BadInputError as exc:
         return _Content(size=st.st_size, problem=exc)
     except OSError as exc:
+        if exc.errno in _FOLDER_ERRNOS:  # the spool folder's disk, not the file
+            raise FolderUnavailable(
+                f"cannot copy {path.name} to the spool folder: {exc.strerror}",
+                hint="free space under the data folder; the file is retried",
+            ) from exc
         raise TransientError(
             f"cannot read {path.name}: {exc.strerror}",
             hint="check the hot folder's permissions; the file is retried",
@@ -370,29 +379,14 @@ def _reason_text(line: ScanLineConfig, doc: Document) -> str:
 def _log_outcome(
     line: ScanLineConfig, name: str, doc: Document, content: _Content, resumed: bool
 ) -> None:
-    how = "resumed" if resumed else "took"
     if doc.state == S.QUARANTINED:
-        log.warning(
-            "%s: quarantined %s as document %s: %s", line.id, name, doc.id, doc.state_reason
-        )
+        log.warning("%s: quarantined %s as document %s: %s", line.id, name, doc.id,
+                    doc.state_reason)  # fmt: skip
     elif doc.state == S.DUPLICATE:
-        log.info(
-            "%s: %s is a duplicate of document %s (document %s)",
-            line.id,
-            name,
-            doc.duplicate_of,
-            doc.id,
-        )
+        log.info("%s: %s is a duplicate of document %s (document %s)", line.id, name,
+                 doc.duplicate_of, doc.id)  # fmt: skip
     else:
-        pages = content.check.pages if content.check else "?"
-        log.info(
-            "%s: %s %s (%s, pages: %s) as document %s in batch %s, %s",
-            line.id,
-            how,
-            name,
-            content.media_type,
-            pages,
-            doc.id,
-            doc.batch_id,
-            doc.state,
-        )
+        log.info("%s: %s %s (%s, pages: %s) as document %s in batch %s, %s", line.id,
+                 "resumed" if resumed else "took", name, content.media_type,
+                 content.check.pages if content.check else "?", doc.id, doc.batch_id,
+                 doc.state)  # fmt: skip

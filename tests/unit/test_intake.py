@@ -453,6 +453,33 @@ def test_object_store_outage_leaves_the_file_and_retries_with_backoff(
     assert [r.outcome for r in scan_until_taken(watcher)] == ["queued"]
 
 
+def test_a_read_only_processed_folder_holds_the_line_not_each_file(
+    ctx: AppContext, line: ScanLineConfig, hot: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """processed/ read-only (or its disk full) is the folder's problem: the scan line waits
+    by the service backoff (capped at seconds), and every file goes on once a move works,
+    instead of each file backing off on its own for minutes."""
+    import errno
+    import os as real_os
+
+    replace = real_os.replace
+
+    def read_only(source: object, target: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    drop(hot, "a.pdf", pdf_bytes("a"))
+    drop(hot, "b.pdf", pdf_bytes("b"))
+    watcher = watcher_of(ctx, line, observe=False)
+    monkeypatch.setattr("intake.hotfolder.os.replace", read_only)
+    (result,) = watcher.scan_once()
+    assert result.outcome == "deferred" and "Read-only" in (result.reason or "")
+    assert watcher.services.active and not watcher._file_backoff
+    monkeypatch.setattr("intake.hotfolder.os.replace", replace)
+    taken = scan_until_taken(watcher) + scan_until_taken(watcher)
+    assert sorted(r.source_name for r in taken) == ["a.pdf", "b.pdf"]
+    assert files_below(hot) == ["processed/a.pdf", "processed/b.pdf"]
+
+
 # --- batches ----------------------------------------------------------------------------
 
 
