@@ -14,7 +14,6 @@ import hashlib
 import os
 import stat
 import struct
-import tempfile
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from typing import BinaryIO
 from PIL import Image, UnidentifiedImageError
 
 from config.settings import Settings
+from intake import spoolfiles
 from mailroom.core.errors import (
     CorruptFile,
     EmptyFile,
@@ -57,13 +57,14 @@ class ScanCheck:
     """What intake learnt about a file that passed the checks."""
 
     media_type: str
-    extension: str  # for the object key ``original.<ext>``
+    extension: str  # of the original's key, ``originals/<sha[:2]>/<sha256>.<ext>``
     pages: int
 
 
 @dataclass(frozen=True)
 class Spooled:
-    """A private copy of a hot-folder file, made while hashing it."""
+    """A private copy of a hot-folder file, made while hashing it (named after this
+    process, :mod:`intake.spoolfiles`)."""
 
     path: Path
     size: int
@@ -72,7 +73,7 @@ class Spooled:
 
     def discard(self) -> None:
         """Remove the spool file."""
-        self.path.unlink(missing_ok=True)
+        spoolfiles.release(self.path)
 
 
 def refuse_special(st: os.stat_result) -> None:
@@ -95,16 +96,15 @@ def spool(path: Path, spool_dir: Path, max_bytes: int) -> Spooled:
         before = os.fstat(source.fileno())
         if before.st_size > max_bytes:
             raise too_large(before.st_size, max_bytes)
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=spool_dir, prefix="intake-", suffix=".spool")
+        fd, copy = spoolfiles.create(spool_dir, "intake", ".spool")
         try:
             with os.fdopen(fd, "wb") as target:
                 size, sha256 = _copy(source, target, max_bytes)
             _refuse_change(path, before, os.fstat(source.fileno()), size)
         except BaseException:
-            Path(name).unlink(missing_ok=True)
+            spoolfiles.release(copy)
             raise
-    return Spooled(Path(name), size, sha256, before)
+    return Spooled(copy, size, sha256, before)
 
 
 def _open_regular(path: Path) -> BinaryIO:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from mailroom.core.errors import EmptyFile, UnsupportedFileType
 
 TIFF, PNG, JPEG, PDF = "image/tiff", "image/png", "image/jpeg", "application/pdf"
-#: File extension of the stored original per media type (``original.<ext>``).
+#: File extension of the stored original per media type, the ``<ext>`` of its object key
+#: ``originals/<sha[:2]>/<sha256>.<ext>`` (``mailroom.infra.objects.original_key``).
 EXTENSIONS = {TIFF: "tif", PNG: "png", JPEG: "jpg", PDF: "pdf"}
 #: Bytes :func:`sniff_media_type` needs to see.
 SNIFF_BYTES = 1024

@@ -4,8 +4,9 @@ Both keep the same key layout (originals by content, :func:`original_key`; the w
 products by document, :func:`document_key`), so a filesystem store can be copied into a
 bucket one to one. Writes are atomic on both: S3 PUT is, and the filesystem store writes a
 temp file and renames it. :meth:`ObjectStore.put_file` streams a file in (multipart on S3,
-a chunked copy on the filesystem) and :meth:`ObjectStore.get_file` streams one out, so an
-original of any size never has to be held in memory.
+a chunked copy on the filesystem); :meth:`ObjectStore.open_stream` opens an object to be
+read in chunks (:mod:`mailroom.infra.object_stream`), which :meth:`ObjectStore.get_file`
+copies into a file: an original of any size never has to be held in memory.
 """
 
 from __future__ import annotations
@@ -20,16 +21,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias
+from typing import BinaryIO, Protocol, TypeAlias
 from urllib.parse import quote, unquote
 
 from config.settings import Settings
 from mailroom.core.errors import ConfigurationError, NotFound, StorageUnavailable, UnsafePath
+from mailroom.infra.object_stream import CHUNK as _CHUNK
+from mailroom.infra.object_stream import ObjectStream
 
-if TYPE_CHECKING:
-    from urllib3 import BaseHTTPResponse
-
-_CHUNK = 1024 * 1024
 OCTET_STREAM = "application/octet-stream"
 #: User metadata of an object (S3 ``x-amz-meta-*``): ASCII keys, any text as values.
 Metadata: TypeAlias = Mapping[str, str] | None
@@ -61,6 +60,11 @@ class ObjectStore(Protocol):
     def get_file(self, key: str, path: Path) -> int:
         """Write the object to ``path`` in chunks (streamed); its size. Errors as :meth:`get`;
         after one, ``path`` may hold a part (the caller removes it)."""
+        ...
+
+    def open_stream(self, key: str) -> ObjectStream:
+        """The object opened to be read in chunks (streamed; close it if not read to the
+        end). Errors as :meth:`get`; a missing object raises before any byte is read."""
         ...
 
     def stat(self, key: str) -> StoredObject: ...
@@ -154,14 +158,12 @@ class FilesystemObjectStore:
             return self._path(key).read_bytes()
 
     def get_file(self, key: str, path: Path) -> int:
+        return self.open_stream(key).write_to(path)
+
+    def open_stream(self, key: str) -> ObjectStream:
         with _reading(key):
             source = self._path(key).open("rb")
-        try:
-            with source, path.open("wb") as target:
-                shutil.copyfileobj(source, target, _CHUNK)
-                return target.tell()
-        except OSError as exc:
-            raise StorageUnavailable(f"cannot copy {key!r} to {path}: {exc.strerror}") from exc
+        return ObjectStream(key, source, os.fstat(source.fileno()).st_size, source.close)
 
     def stat(self, key: str) -> StoredObject:
         path = self._path(key)
@@ -300,27 +302,23 @@ class S3ObjectStore:
         return StoredObject(key, size, content_type, dict(metadata or {}))
 
     def get(self, key: str) -> bytes:
-        with self._object(key) as response:
-            return response.read()
+        return b"".join(self.open_stream(key))
 
     def get_file(self, key: str, path: Path) -> int:
-        with self._object(key) as response, path.open("wb") as target:
-            shutil.copyfileobj(response, target, _CHUNK)
-            return target.tell()
+        return self.open_stream(key).write_to(path)
 
-    @contextmanager
-    def _object(self, key: str) -> Iterator[BaseHTTPResponse]:
-        """The object's body as a response to read from; any error mapped by ``_s3_error``."""
-        response = None
+    def open_stream(self, key: str) -> ObjectStream:
         try:
             response = self.client.get_object(self.bucket, check_key(key))
-            yield response
         except Exception as exc:
             raise _s3_error(exc, key) from exc
-        finally:
-            if response is not None:
-                response.close()
-                response.release_conn()
+        length = response.headers.get("Content-Length")
+
+        def release() -> None:  # the connection goes back to the pool
+            response.close()
+            response.release_conn()
+
+        return ObjectStream(key, response, int(length) if length else None, release)
 
     def stat(self, key: str) -> StoredObject:
         try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from classifiers.extract import extract
 from classifiers.router import Router
 from config.fileplan import FilePlan
 from config.settings import Settings
+from intake import spoolfiles
 from mailroom.core.domain import (
     CaseMatch,
     DocumentInput,
@@ -82,25 +82,24 @@ def original_file(ctx: AppContext, doc: DocumentInput) -> Iterator[Path]:
     The file lies in ``<data dir>/spool``, beside intake's copies, not in the system's temp
     dir: that is often a tmpfs, which would put the original back into memory, while the
     data dir is the disk sized for originals. It is removed on the way out, whatever
-    happens; only a worker killed meanwhile leaves a ``worker-*`` file there.
+    happens; the ``worker-<pid>@<host>-…`` file of a worker killed meanwhile is removed by
+    the next spool cleanup on this host (:func:`mailroom.runtime.sweeper.clean_spool`).
     """
     spool = ctx.settings.data_dir / "spool"
-    suffix = f".{EXTENSIONS.get(doc.media_type, 'bin')}"
+    suffix = f"-{doc.id}.{EXTENSIONS.get(doc.media_type, 'bin')}"
     try:
-        spool.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=spool, prefix=f"worker-{doc.id}-", suffix=suffix)
+        fd, path = spoolfiles.create(spool, "worker", suffix)
     except OSError as exc:
         raise StorageUnavailable(
             f"cannot make a spool file in {spool}: {exc.strerror}",
             hint="check free space and permissions of the data directory",
         ) from exc
     os.close(fd)
-    path = Path(name)
     try:
         ctx.store.get_file(doc.original_key, path)
         yield path
     finally:
-        path.unlink(missing_ok=True)
+        spoolfiles.release(path)
 
 
 def rasterize_stage(

@@ -6,15 +6,24 @@ transport that does not redeliver (the embedded filesystem transport), or when a
 transient failure scheduled a retry. Every worker runs the sweeper now and then; a
 conditional transition (:func:`mailroom.lifecycle.transition`) makes sure only one of them
 republishes each document.
+
+The sweeper also removes the spool files of killed processes (:func:`clean_spool`), every
+:data:`SPOOL_CLEANUP_SECONDS`: the spool folder is per host (``<data dir>/spool``), and a
+worker runs the sweeper on the host whose spool it writes to, wherever that is. The
+watcher process cleans its host's spool folder too (:func:`clean_spool_until`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
+from config.settings import Settings
+from intake import spoolfiles
 from mailroom.core.errors import MailroomError
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db import models
@@ -26,6 +35,22 @@ from mailroom.runtime.context import AppContext
 log = logging.getLogger(__name__)
 
 BATCH = 200
+#: How often a worker's sweeper, and the watcher process, clean their host's spool folder.
+SPOOL_CLEANUP_SECONDS = 600.0
+
+
+def clean_spool(settings: Settings) -> spoolfiles.Removed:
+    """Remove the spool files of this host's ended processes (logged; never raises)."""
+    return spoolfiles.remove_leftovers(settings.data_dir / "spool")
+
+
+def clean_spool_until(
+    settings: Settings, stop: threading.Event, interval: float = SPOOL_CLEANUP_SECONDS
+) -> None:
+    """Clean the spool folder now and then every ``interval`` seconds until ``stop``."""
+    clean_spool(settings)
+    while not stop.wait(interval):
+        clean_spool(settings)
 
 
 class Sweeper:
@@ -34,9 +59,16 @@ class Sweeper:
     def __init__(self, ctx: AppContext, actor: str = "sweeper") -> None:
         self.ctx = ctx
         self.actor = actor
+        self._spool_due = 0.0  # monotonic time of the next spool cleanup: the first sweep
 
     def run(self) -> int:
-        """Republish every stranded document; return how many were republished."""
+        """Republish every stranded document; return how many were republished.
+
+        Cleans the spool folder first when that is due.
+        """
+        if (moment := time.monotonic()) >= self._spool_due:
+            self._spool_due = moment + SPOOL_CLEANUP_SECONDS
+            clean_spool(self.ctx.settings)
         now = utcnow()
         stale = now - timedelta(seconds=self.ctx.settings.requeue_after_seconds)
         D = models.Document

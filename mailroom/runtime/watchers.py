@@ -16,6 +16,7 @@ from mailroom.infra.db.models import Batch
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.publishing import publish_waiting
 from mailroom.runtime.registration import take_file
+from mailroom.runtime.sweeper import clean_spool_until
 
 
 class DatabaseRegistrar:
@@ -72,7 +73,17 @@ def scan_once(ctx: AppContext, scan_line: ScanLineConfig) -> list[IntakeResult]:
 
 
 def run_watchers(ctx: AppContext, stop: threading.Event) -> None:
-    """Watch every configured scan line, one thread each; return once ``stop`` is set."""
+    """Watch every configured scan line, one thread each; return once ``stop`` is set.
+
+    Another thread cleans this host's spool folder of killed processes' copies, at once
+    and every few minutes (:func:`~mailroom.runtime.sweeper.clean_spool_until`).
+    """
+    threading.Thread(
+        target=clean_spool_until,
+        args=(ctx.settings, stop),
+        name="spool-cleanup",
+        daemon=True,
+    ).start()
     threads = [
         threading.Thread(
             target=watcher(ctx, line).run,

@@ -75,7 +75,7 @@ def create_app(ctx: AppContext, *, health: HealthMonitor | None = None) -> FastA
     ):
         app.include_router(router)
     app.include_router(api.router)
-    app.include_router(metrics.router(ctx))
+    app.include_router(metrics.router(ctx, app.state.health))
     return app
 
 

@@ -3,10 +3,17 @@ the same through the JSON API, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from mailroom.core.errors import StorageUnavailable
 from mailroom.infra.db.models import AuditEvent, Batch, Document
+from mailroom.infra.object_stream import ObjectStream
 from mailroom.runtime.context import AppContext
 from mailroom.web.app import create_app
 from tests.factories import make_document
@@ -158,3 +165,109 @@ def test_original_requests_through_the_api_for_every_role(web_ctx: AppContext):
     assert seen["status"] == "provided" and seen["handled_at"] is not None
     open_now = operator.get("/api/original-requests", params={"status": "open"}).json()
     assert [r["document_id"] for r in open_now] == [fire]
+
+
+# -- downloading the scanned original ------------------------------------------------------
+
+MiB = 1024 * 1024
+
+
+class CountingReader:
+    """Hands the store's chunks on one read at a time, noting each chunk's size."""
+
+    def __init__(self, chunks: Iterator[bytes], sizes: list[int]) -> None:
+        self.chunks, self.sizes = chunks, sizes
+
+    def read(self, size: int, /) -> bytes:
+        chunk = next(self.chunks, b"")
+        assert len(chunk) <= size
+        self.sizes.append(len(chunk))
+        return chunk
+
+
+def never(*_args: object) -> bytes:
+    raise AssertionError("the original was loaded whole (store.get) or copied (get_file)")
+
+
+def original_key_of(ctx: AppContext, doc_id: str) -> str:
+    with ctx.db.session() as session:
+        doc = session.get(Document, doc_id)
+        assert doc is not None and doc.original_key is not None
+        return doc.original_key
+
+
+def test_a_large_original_is_streamed_from_the_store_never_held_whole(
+    web_ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    doc = make_document(web_ctx, department_id="402", subject="Bauplan in Farbe")
+    key = original_key_of(web_ctx, doc)
+    scan = tmp_path / "bauplan.pdf"
+    scan.write_bytes(b"%PDF-1.7\n" + os.urandom(24 * MiB))
+    web_ctx.store.put_file(key, scan, "application/pdf")
+    store, opened = web_ctx.store, web_ctx.store.open_stream
+    sizes: list[int] = []
+    closed: list[str] = []
+
+    def counted(key: str) -> ObjectStream:
+        stream = opened(key)
+
+        def release() -> None:
+            stream.close()
+            closed.append(key)
+
+        return ObjectStream(key, CountingReader(iter(stream), sizes), stream.size, release)
+
+    monkeypatch.setattr(store, "get", never)
+    monkeypatch.setattr(store, "get_file", never)
+    monkeypatch.setattr(store, "open_stream", counted)
+    clerk, _ = browser(web_ctx, "clerk402")
+
+    response = clerk.get(f"/documents/{doc}/file/original")
+
+    assert response.status_code == 200, response.text
+    assert response.content == scan.read_bytes()
+    assert response.headers["content-length"] == str(scan.stat().st_size)
+    assert response.headers["content-type"] == "application/pdf"
+    assert (
+        response.headers["content-disposition"] == "inline; filename*=UTF-8''bauplan-in-farbe.pdf"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "private, no-store"
+    assert len(sizes) > 24 and max(sizes) <= MiB  # chunk by chunk, never the whole file
+    assert closed == [key]  # the file (or the S3 connection) was released
+    api = token_client(web_ctx, "clerk402").get(f"/api/documents/{doc}/original")
+    assert api.status_code == 200 and api.content == scan.read_bytes()
+    with web_ctx.db.session() as session:
+        downloads = session.scalars(
+            select(AuditEvent.actor).where(
+                AuditEvent.document_id == doc, AuditEvent.action == "download_original"
+            )
+        ).all()
+    assert downloads == ["clerk402", "clerk402"]
+
+
+def test_a_missing_original_is_404_and_an_unavailable_store_503_without_a_download_entry(
+    web_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
+):
+    gone = make_document(web_ctx, department_id="402")
+    web_ctx.store.delete(original_key_of(web_ctx, gone))
+    away = make_document(web_ctx, department_id="402")
+    clerk = token_client(web_ctx, "clerk402")
+    other = token_client(web_ctx, "clerk304")
+
+    assert clerk.get(f"/api/documents/{gone}/original").status_code == 404
+    assert other.get(f"/api/documents/{away}/original").status_code == 403  # checked first
+
+    def unavailable(key: str) -> ObjectStream:
+        raise StorageUnavailable("S3 error: connection refused")
+
+    monkeypatch.setattr(web_ctx.store, "open_stream", unavailable)
+    assert clerk.get(f"/api/documents/{away}/original").status_code == 503
+    assert clerk.get(f"/documents/{away}/pages/1.jpg").status_code == 503
+    with web_ctx.db.session() as session:
+        actions = set(
+            session.scalars(
+                select(AuditEvent.action).where(AuditEvent.document_id.in_([gone, away]))
+            )
+        )
+    assert not actions & {"download_original", "page_image"}

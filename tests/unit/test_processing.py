@@ -15,6 +15,7 @@ from mailroom.core.errors import OcrError, StorageUnavailable
 from mailroom.core.states import DocumentState as S
 from mailroom.infra.db import models
 from mailroom.infra.db.models import utcnow
+from mailroom.infra.object_stream import ObjectStream
 from mailroom.infra.objects import ObjectStore, StoredObject
 from mailroom.runtime.context import AppContext
 from mailroom.runtime.processor import DocumentProcessor, Outcome
@@ -67,6 +68,9 @@ class UnavailableStore:
 
     def get_file(self, key: str, path: Path) -> int:
         return self.inner.get_file(key, path)
+
+    def open_stream(self, key: str) -> ObjectStream:
+        return self.inner.open_stream(key)
 
     def stat(self, key: str) -> StoredObject:
         return self.inner.stat(key)

@@ -1,22 +1,40 @@
-"""/metrics from the database at scrape time, and the Leitstand statistics behind the pages."""
+"""/metrics from the database at scrape time and the service monitor's last answer, and
+the Leitstand statistics behind the pages."""
 
 from __future__ import annotations
 
 import itertools
+import socket
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from mailroom.core.errors import DatabaseUnavailable
 from mailroom.infra.db.models import Document, RoutingDecision
 from mailroom.infra.queue import DocumentMessage
 from mailroom.runtime.context import AppContext
 from mailroom.services import stats
+from mailroom.services.health import HealthMonitor, Probes
 from mailroom.web.app import create_app
+from tests.conftest import make_settings
 from tests.factories import make_document
+from tests.services import free_port
+from tests.unit.test_health import answers
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+#: How long one scrape may take while a service is down or frozen (it never asks one; the
+#: broker alone used to cost 2 x 10 s of connect timeout).
+SCRAPE_SECONDS = 5.0
+#: How long a test waits for the monitor to notice (it asks every few seconds).
+NOTICE_SECONDS = 30.0
 
 
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def samples(text: str) -> Samples:
     out = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
@@ -32,7 +50,9 @@ def test_metrics_count_documents_pages_decisions_and_queue(ctx: AppContext):
         doc = session.query(Document).filter_by(state="routed").one()
         session.add(RoutingDecision(document_id=doc.id, kind="auto", actor="worker"))
     ctx.queue.publish(DocumentMessage(doc.id))
-    response = TestClient(create_app(ctx)).get("/metrics")
+    app = create_app(ctx)
+    app.state.health.check()  # what the monitor asks every few seconds while the app runs
+    response = TestClient(app).get("/metrics")
     assert response.status_code == 200
     values = samples(response.text)
     assert values[("mailroom_documents", (("state", "routed"),))] == 1
@@ -109,3 +129,69 @@ def test_metrics_token_when_set_is_required(tmp_path):
 def test_metrics_stay_open_without_a_token(ctx: AppContext):
     assert ctx.settings.metrics_token is None
     assert TestClient(create_app(ctx)).get("/metrics").status_code == 200
+
+
+def up(service: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return ("mailroom_service_up", (("service", service),))
+
+
+def scrape(client: TestClient) -> Samples:
+    started = time.monotonic()
+    response = client.get("/metrics")
+    assert time.monotonic() - started < SCRAPE_SECONDS, "/metrics waited for a service"
+    assert response.status_code == 200, response.text
+    return samples(response.text)
+
+
+def scrape_until(client: TestClient, seen: Callable[[Samples], bool]) -> Samples:
+    deadline = time.monotonic() + NOTICE_SECONDS
+    while not seen(values := scrape(client)):
+        assert time.monotonic() < deadline, f"not seen in time: {values}"
+        time.sleep(0.1)
+    return values
+
+
+@pytest.fixture
+def frozen_broker() -> Iterator[str]:
+    """A broker that accepts connections and never says a word (a stopped process)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:  # listens, never accepts
+        yield f"amqp://guest:guest@127.0.0.1:{server.getsockname()[1]}//"
+
+
+@pytest.mark.parametrize("broker", ["closed", "frozen"])
+def test_metrics_answer_at_once_with_the_broker_dead_or_frozen_and_say_it_is_down(
+    tmp_path: Path, broker: str, request: pytest.FixtureRequest
+):
+    url = (
+        f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+        if broker == "closed"
+        else request.getfixturevalue("frozen_broker")
+    )
+    ctx = AppContext.from_settings(make_settings(tmp_path / "data", broker_url=url), migrate=True)
+    try:
+        make_document(ctx, department_id="402", page_count=2)
+        with TestClient(create_app(ctx)) as client:  # the lifespan runs the app's monitor
+            first = scrape(client)  # while the first probe of the broker still waits
+            values = scrape_until(client, lambda v: v.get(up("broker")) == 0)
+        assert first[("mailroom_documents", (("state", "routed"),))] == 1
+        assert values[up("database")] == 1 and values[up("object_store")] == 1
+        assert values[("mailroom_queue_depth", (("queue", "documents"),))] == -1
+        assert values[("mailroom_pages_processed_total", ())] == 2
+    finally:
+        ctx.close()
+
+
+def test_with_the_database_down_metrics_still_say_which_service_is_up(ctx: AppContext):
+    def refused() -> bool:
+        raise DatabaseUnavailable("connection refused")
+
+    monitor = HealthMonitor(Probes(refused, lambda: {"waiting": 4, "dead": 0}, answers))
+    client = TestClient(create_app(ctx, health=monitor))
+    assert up("broker") not in scrape(client)  # nothing known before the first round
+
+    monitor.check()
+    values = scrape(client)
+
+    assert values[up("database")] == 0 and values[up("broker")] == 1
+    assert values[("mailroom_queue_depth", (("queue", "documents"),))] == 4
+    assert not any(name == "mailroom_documents" for name, _labels in values)
