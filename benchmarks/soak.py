@@ -99,6 +99,7 @@ def soak(kind: str, documents: int, work: Path) -> bool:
     deployment = start_deployment(kind, work)
     try:
         mailroom = Mailroom(deployment, f"soak_{kind}", workers=2)
+        mailroom.migrate()
         mailroom.start()
         try:
             return _drain(mailroom, letters(documents, work / "letters"), kind)

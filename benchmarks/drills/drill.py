@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +62,19 @@ class Drill:
 
     @contextmanager
     def start(
-        self, overrides: dict[str, str] | None = None, *, wait: bool = True, workers: int = 2
+        self,
+        overrides: dict[str, str] | None = None,
+        *,
+        wait: bool = True,
+        workers: int = 2,
+        before: Callable[[], None] | None = None,
     ) -> Iterator[Mailroom]:
-        """Run a fresh ``mailroom up`` for the block; stop it afterwards."""
+        """Run a fresh ``mailroom up`` for the block; stop it afterwards. ``before`` runs
+        once its database exists and is migrated, just before the processes start."""
         self.mailroom = Mailroom(self.deployment, self.tag, workers, overrides or {})
+        self.mailroom.migrate()
+        if before is not None:
+            before()
         self.mailroom.start(wait=wait)
         self.observer = Observer(self.mailroom)
         try:

@@ -112,9 +112,8 @@ def started_during_outage(d: Drill) -> Outcome:
     database is down wait for it (no crash loop) and work once it is back."""
     pg = d.deployment.postgres
     assert pg is not None
-    pg.kill()
     try:
-        with d.start(wait=False) as m:
+        with d.start(wait=False, before=pg.kill) as m:
             extra = {c: _start_alone(m, c) for c in ("worker", "watch")}
             time.sleep(d.profile.outage_seconds)
             exited = [c for c, p in extra.items() if p.poll() is not None]

@@ -152,14 +152,18 @@ class Mailroom:
 
     # -- the processes -------------------------------------------------------------------
 
+    def migrate(self) -> None:
+        """Production migrates once, before the processes start (compose: ``migrate``);
+        embedded, ``mailroom up`` migrates its SQLite database itself."""
+        if self.deployment.kind != "services":
+            return
+        code, output, _ = run_cli(self, "db", "upgrade", timeout=120)
+        if code != 0:
+            raise ServiceError(f"mailroom db upgrade failed: {output.strip()[-500:]}")
+
     def start(self, *, wait: bool = True) -> None:
         """Start ``mailroom up`` through :mod:`benchmarks.drills.launch` (which can make
         chosen letters poison for the worker) and wait until it is ready."""
-        if self.deployment.kind == "services" and wait:
-            # Production migrates once, before the processes start (compose: ``migrate``).
-            code, output, _ = run_cli(self, "db", "upgrade", timeout=120)
-            if code != 0:
-                raise ServiceError(f"mailroom db upgrade failed: {output.strip()[-500:]}")
         command = [sys.executable, "-m", "benchmarks.drills.launch", *self.command]
         if self.command[0] == "up":
             command += ["--workers", str(self.workers)]

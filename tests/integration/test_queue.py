@@ -88,3 +88,25 @@ def test_rabbitmq_redelivers_an_unacknowledged_message(
     _consume_one(queue, lambda body, msg: None)
     seen = _consume_one(queue, lambda body, msg: msg.ack())
     assert seen and seen[0]["document_id"] == "doc4"
+
+
+def test_two_installations_sharing_a_broker_never_receive_each_others_messages(
+    tmp_path: Path, amqp_url: str
+) -> None:
+    """Both declare the ``mailroom`` exchange; each queue is bound by its own name."""
+    import uuid
+
+    from tests import services
+
+    names = [f"mailroom.test.{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    first, second = (
+        DocumentQueue(make_settings(tmp_path / n, broker_url=amqp_url, queue_name=n)) for n in names
+    )
+    try:
+        with second.connect() as conn:
+            second.declare(conn)
+        first.publish(DocumentMessage("doc1"))
+        assert first.depth() == 1
+        assert second.depth() == 0
+    finally:
+        services.delete_amqp_queues(*names, *(n + ".dead" for n in names))

@@ -71,7 +71,7 @@ def publish_raw(ctx: AppContext, body: str, content_type: str) -> None:
         Producer(conn.default_channel).publish(
             body,
             exchange=ctx.queue.exchange,
-            routing_key="document",
+            routing_key=ctx.queue.queue.routing_key,  # each queue is bound by its name
             content_type=content_type,
             content_encoding="utf-8",
         )
