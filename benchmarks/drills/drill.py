@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.drills.letters import POISON, LetterBox, drop
@@ -107,16 +108,21 @@ class Drill:
         return names
 
     def wait_for(self, state: S, timeout: float = 120.0) -> str | None:
-        """The id of one of this drill's documents once it is in ``state``."""
+        """The id of one of this drill's documents once it is in ``state`` (``processing``:
+        under a live lease, not one a dead worker's supervisor just gave back)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 rows = self.seen.rows(self.names)
             except MailroomError:
                 rows = {}
+            now = datetime.now(UTC)
             for docs in rows.values():
                 for doc in docs:
-                    if doc.state == state:
+                    lease = doc.lease_until
+                    held = lease is not None and (lease if lease.tzinfo else
+                                                  lease.replace(tzinfo=UTC)) > now  # fmt: skip
+                    if doc.state == state and (state != S.PROCESSING or held):
                         return doc.id
             time.sleep(0.2)
         return None

@@ -17,24 +17,29 @@ from mailroom.infra.queue import DocumentQueue
 
 
 def worker_kill(d: Drill) -> Outcome:
-    """``kill -9`` the worker that is in the middle of a letter, ``kills`` times."""
+    """``kill -9`` the worker that is in the middle of a letter, ``kills`` times.
+
+    Letters arrive a few before each kill, so that one is always being read (a letter
+    takes a worker a second or two).
+    """
     with d.start():
-        d.drop(d.profile.letters)
-        last_kill = time.time()
-        killed = 0
-        for _ in range(d.profile.kills):
+        last_kill, killed = time.time(), 0
+        per_round = max(1, d.profile.letters // d.profile.kills)
+        for round_ in range(d.profile.kills):
+            d.drop(per_round if round_ < d.profile.kills - 1 else
+                   d.profile.letters - per_round * (d.profile.kills - 1))  # fmt: skip
             doc_id = d.wait_for(S.PROCESSING)
             owner = d.lease_owner(doc_id) if doc_id else None
             pid = _worker_pid(d, owner)
             if pid is None:
-                break
-            time.sleep(d.rng.uniform(0.3, 1.5))  # somewhere in the middle of the OCR
+                continue
+            time.sleep(d.rng.uniform(0.1, 0.6))  # somewhere in the middle of the OCR
             os.kill(pid, signal.SIGKILL)
             last_kill, killed = time.time(), killed + 1
-            time.sleep(2.0)
+            time.sleep(1.0)
         outcome = d.finish(last_kill)
         outcome.notes.insert(0, f"{killed} workers killed")
-        if killed < min(d.profile.kills, d.profile.letters):
+        if killed < d.profile.kills:
             outcome.failures.append(f"only {killed} kills: no document was being processed")
         return outcome
 
