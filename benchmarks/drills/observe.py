@@ -105,6 +105,18 @@ class Observer:
             ).all()
         return Counter(e for e in events if e is not None)
 
+    def trail(self, document_id: str) -> list[str]:
+        """The document's state changes as ``actor: from -> to (outage)``, oldest first."""
+        with self.db.session() as session:
+            events = session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.document_id == document_id, AuditEvent.action == "state")
+                .order_by(AuditEvent.id)
+            ).all()
+            return [f"{e.actor}: {e.from_state}->{e.to_state}"
+                    f"{' (outage)' if (e.detail or {}).get('outage') else ''}"
+                    for e in events]  # fmt: skip
+
     def done(self, names: list[str], poison: set[str]) -> bool:
         """Every letter finished (good letters good, poison letters failed)?"""
         try:
@@ -172,7 +184,9 @@ class Observer:
                 outcome.notes.append(f"{name}: original {doc.original_key} missing")
             elif doc.state in wanted and not in_folder:
                 outcome.finished += 1
-                outcome.retried += doc.attempts > 1
+                if doc.attempts > 1:
+                    outcome.retried += 1
+                    outcome.notes.append(f"{name}: {doc.attempts} attempts: {self.trail(doc.id)}")
             else:
                 outcome.stuck += 1
                 outcome.notes.append(f"{name}: {doc.state} {doc.state_reason or ''}".strip())

@@ -23,9 +23,10 @@ def _no_attempt_lost(outcome: Outcome) -> Outcome:
 
 
 def _during(d: Drill, take_down: Callable[[], None], bring_back: Callable[[], None],
-            seconds: float) -> float:  # fmt: skip
-    """Half the letters before the fault, half during it; the time the service was back."""
-    first = max(1, d.profile.letters // 2)
+            seconds: float, *, drop_during: bool = True) -> float:  # fmt: skip
+    """Half the letters before the fault, half during it (or all before, if the fault
+    stops the scanner too); the time the service was back."""
+    first = max(1, d.profile.letters // 2) if drop_during else d.profile.letters
     d.drop(first)
     d.wait_for(S.PROCESSING, 60)
     take_down()
@@ -150,18 +151,20 @@ def _start_alone(m: Mailroom, command: str) -> subprocess.Popen[bytes]:
 
 
 def disk_full(d: Drill) -> Outcome:
-    """The data folder's disk (a 64 MB tmpfs) runs full while letters are processed; space
-    comes back after the outage."""
+    """The data folder's disk runs full while letters are processed; space comes back
+    after the outage. A 256 MB tmpfs: the letters and their copies fit, a filler file
+    takes the rest."""
     if os.geteuid() != 0:
         return _skipped(d, "needs root to mount a small tmpfs")
     mount = d.deployment.work / f"{d.tag}-tmpfs"
     mount.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], check=True)
     filler = mount / "filler"
     try:
         with d.start({"data_dir": str(mount / "data")}):
+            # The hot folder is on the full disk too: the scanner cannot write meanwhile.
             back = _during(d, lambda: _fill(filler), lambda: filler.unlink(),
-                           d.profile.outage_seconds)  # fmt: skip
+                           d.profile.outage_seconds, drop_during=False)  # fmt: skip
             return d.finish(back)
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import case, delete, or_, update
@@ -45,6 +46,8 @@ CLAIMABLE = (S.RECEIVED, S.QUEUED, S.RETRY_WAIT)
 FINISHED = (S.ROUTED, S.REVIEW, S.ACCEPTED, S.FAILED, S.QUARANTINED, S.DUPLICATE)
 #: A service is away, the document itself is fine: waiting costs it no attempt.
 OUTAGES = (StorageUnavailable, DatabaseUnavailable, BrokerUnavailable)
+#: How often a finished document's outcome is offered again to a database that was away.
+RECORD_RETRY_SECONDS = 2.0
 
 
 class Outcome(enum.Enum):
@@ -103,21 +106,44 @@ class DocumentProcessor:
     def _run(self, claimed: DocumentInput) -> Report:
         """Run the pipeline on a claimed document and record the outcome."""
         document_id = claimed.id
+        outcome: Callable[[], Report]
         try:
             result = run_pipeline(claimed, self.ctx, heartbeat=lambda: self._heartbeat(document_id))
         except BadInputError as exc:
-            return self._fail(document_id, S.QUARANTINED, exc)
+            outcome = partial(self._fail, document_id, S.QUARANTINED, exc)
         except OUTAGES as exc:
-            return self._wait_out(document_id, exc)
+            outcome = partial(self._wait_out, document_id, exc)
         except TransientError as exc:  # OcrTimeout: this document is too hard, it counts
-            return self._retry(document_id, exc)
+            outcome = partial(self._retry, document_id, exc)
         except MailroomError as exc:
-            return self._fail(document_id, S.FAILED, exc)
+            outcome = partial(self._fail, document_id, S.FAILED, exc)
         except Exception as exc:  # a bug or an unexpected library error: retry, then give up
             log.exception("document %s: unexpected error", document_id)
-            return self._retry(document_id, exc)
-        self._outages.succeeded()
-        return self._commit(result)
+            outcome = partial(self._retry, document_id, exc)
+        else:
+            self._outages.succeeded()
+            outcome = partial(self._commit, result)
+        return self._recorded(document_id, outcome)
+
+    def _recorded(self, document_id: str, record: Callable[[], Report]) -> Report:
+        """Record an outcome, waiting out a database outage for up to ``lease_seconds``.
+
+        The work is done; the database only has to take it. Tried again every couple of
+        seconds, it is recorded within seconds of the database's return, before the lease
+        (not renewed meanwhile) runs out and the sweeper hands the document to another
+        worker, which would cost it an attempt. A longer outage raises, and the message is
+        requeued (see :meth:`handle`).
+        """
+        deadline = time.monotonic() + self.ctx.settings.lease_seconds
+        while True:
+            try:
+                return record()
+            except DatabaseUnavailable as exc:
+                if time.monotonic() + RECORD_RETRY_SECONDS > deadline:
+                    raise
+                log.warning("document %s: the database is away; recording again in %.0f s (%s)",
+                            document_id, RECORD_RETRY_SECONDS, exc)  # fmt: skip
+                time.sleep(RECORD_RETRY_SECONDS)
 
     def _claim(self, document_id: str, *, redelivered: bool = False) -> DocumentInput | Report:
         with self.ctx.db.session() as session:
@@ -178,13 +204,9 @@ class DocumentProcessor:
     def _held(self, doc: models.Document, *, redelivered: bool) -> Report:
         """Another worker holds the document's lease: leave the document to it."""
         if redelivered:
-            log.info(
-                "document %s: redelivered, but %s holds its lease until %s; the sweeper "
-                "republishes it if that lease runs out",
-                doc.id,
-                doc.lease_owner,
-                doc.lease_until,
-            )
+            log.info("document %s: redelivered, but %s holds its lease until %s; the sweeper "
+                     "republishes it if that lease runs out", doc.id, doc.lease_owner,
+                     doc.lease_until)  # fmt: skip
         return Report(doc.id, Outcome.SKIPPED, doc.state, "held by another worker")
 
     def _heartbeat(self, document_id: str) -> None:

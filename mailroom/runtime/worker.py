@@ -52,7 +52,7 @@ from kombu import Connection, Consumer, Message
 from kombu.mixins import ConsumerMixin
 
 from mailroom.core.backoff import Backoff
-from mailroom.core.errors import BadInputError, MailroomError
+from mailroom.core.errors import BadInputError, BrokerUnavailable, MailroomError
 from mailroom.infra.queue import DocumentMessage, heartbeat_sender, link_errors
 from mailroom.runtime import leases
 from mailroom.runtime.context import AppContext
@@ -95,6 +95,7 @@ class Worker(ConsumerMixin):
         self._reconnects = Backoff(ctx.settings.service_backoff)
         self._requeues = Backoff(ctx.settings.service_backoff)
         self._pause = 0.0  # seconds to wait before the next message (after a requeue)
+        self._owed: set[str] = set()  # documents whose message the broker did not take back
         # Set while the consumer is connected: without a broker a sweep could republish
         # nothing, and would spend its time in connection timeouts.
         self._consuming = threading.Event()
@@ -265,11 +266,22 @@ class Worker(ConsumerMixin):
         self._consuming.set()
 
     def on_iteration(self) -> None:
-        """Before each wait for a message: the pause a requeue asked for, heartbeats going."""
+        """Before each wait for a message: messages owed, the pause a requeue asked for."""
+        self._publish_owed()
         pause, self._pause = self._pause, 0.0
         if pause > 0:
             with self.heartbeats.during(self._send_heartbeat):
                 self._stop.wait(pause)
+
+    def _publish_owed(self) -> None:
+        """Publish again the documents whose messages could not be requeued."""
+        for document_id in sorted(self._owed):
+            try:
+                self.ctx.queue.publish(DocumentMessage(document_id))
+            except BrokerUnavailable:
+                return  # still refused: next time
+            self._owed.discard(document_id)
+            log.info("%s: document %s published again", self.name, document_id)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -323,7 +335,14 @@ class Worker(ConsumerMixin):
         Each claim counts an attempt, so a poison document ends dead-lettered after
         max_attempts instead of looping forever.
         """
-        message.requeue()
+        try:
+            message.requeue()
+        except Exception:
+            # The broker took nothing back (the filesystem queue's disk is full): publish
+            # the document again ourselves once it takes messages, instead of leaving it
+            # to the sweeper's lost-message check minutes later.
+            self._owed.add(msg.document_id)
+            raise
         self._pause = self._requeues.failed()
         log.error(
             "%s: document %s not recorded (%s); requeued, next message in %.1f s",

@@ -85,9 +85,8 @@ def test_a_200_mb_scan_raises_the_intake_processes_memory_by_at_most_50_mb(
         )
         assert result.returncode == 0, result.stderr[-3000:]
         report = json.loads(result.stdout.splitlines()[-1])
-        print(
-            f"a {size / MiB:.0f} MiB {kind}: intake peak memory grew {report['grew_kib'] / 1024:.1f} MiB"
-        )
+        grew = report["grew_kib"] / 1024
+        print(f"a {size / MiB:.0f} MiB {kind}: intake peak memory grew {grew:.1f} MiB")
         assert report["warm_up"] == ["queued"]
         assert report["outcomes"] == [[f"gross.{kind}", "queued", None]]
         assert report["grew_kib"] <= MEMORY_BUDGET_KIB, report

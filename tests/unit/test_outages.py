@@ -214,11 +214,12 @@ def test_a_database_outage_while_recording_costs_no_attempt(
     mem_ctx.db.dispose()
     mem_ctx.db = db
     mem_ctx.ocr = ReaderLosingTheDatabase(db)
+    mem_ctx.settings.lease_seconds = 10  # the worker offers its outcome for this long
     processor = DocumentProcessor(mem_ctx, "w1")
     peek = Database(mem_ctx.settings.db_url)  # the test's own look, past the outage
     request.addfinalizer(peek.dispose)
 
-    # The outcome cannot be recorded: the worker would requeue the message ...
+    # The outcome cannot be recorded within the lease: the worker would requeue ...
     with pytest.raises(DatabaseUnavailable):
         processor.handle(doc_id)
     (doc,) = rows(peek, [doc_id])
@@ -229,6 +230,32 @@ def test_a_database_outage_while_recording_costs_no_attempt(
     assert processor.handle(doc_id).outcome is Outcome.DONE
     (doc,) = rows(db, [doc_id])
     assert doc.state in (S.ROUTED, S.REVIEW) and doc.attempts == 1
+
+
+def test_a_short_database_outage_while_recording_is_waited_out_by_the_worker(
+    mem_ctx: AppContext, tmp_path: Path
+) -> None:
+    """The work is done; the database is back within the lease: the worker records the
+    outcome itself, before the sweeper could hand the document to another worker."""
+    (doc_id,) = register_letters(mem_ctx, tmp_path, 1, publish=False)
+    db = DatabaseAway(mem_ctx.settings.db_url)
+    mem_ctx.db.dispose()
+    mem_ctx.db = db
+    mem_ctx.ocr = ReaderLosingTheDatabase(db)
+    back = threading.Timer(3.0, lambda: setattr(db, "away", False))
+    back.start()
+    try:
+        report = DocumentProcessor(mem_ctx, "w1").handle(doc_id)
+    finally:
+        back.cancel()
+    # Recorded once the database answered: the result, or (if the pipeline itself needed
+    # the database after the OCR) a wait for the next try with the attempt given back.
+    (doc,) = rows(db, [doc_id])
+    if report.outcome is Outcome.DONE:
+        assert doc.state in (S.ROUTED, S.REVIEW) and doc.attempts == 1
+    else:
+        assert report.outcome is Outcome.RETRY and "DatabaseUnavailable" in (report.reason or "")
+        assert doc.state == S.RETRY_WAIT and doc.attempts == 0
 
 
 # -- the broker -------------------------------------------------------------------------

@@ -230,3 +230,27 @@ def test_a_worker_whose_lease_was_taken_over_leaves_the_result_to_the_new_holder
     doc = document(fs_ctx, doc_id)
     assert doc.state == S.PROCESSING and doc.lease_owner == "w2"
     assert [state for state, _ in trail(fs_ctx, doc_id)][-1] == S.PROCESSING
+
+
+def test_a_message_the_full_queue_disk_did_not_take_back_is_published_again(
+    fs_ctx: AppContext, tmp_path: Path
+) -> None:
+    """kombu's filesystem transport cannot requeue on a full disk: the message would be
+    gone until the sweeper's lost-message check; the worker publishes it again itself."""
+    from mailroom.infra.queue import DocumentMessage
+    from mailroom.runtime.worker import Worker
+
+    class Unrequeueable:
+        def requeue(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    doc_id = register_letter(fs_ctx, tmp_path)
+    while fs_ctx.queue.depth():  # the registration's own message: taken off, as consumed
+        with fs_ctx.queue.connect() as conn:
+            conn.SimpleQueue(fs_ctx.queue.queue).get(timeout=5).ack()
+    worker = Worker(fs_ctx, name="w1")
+    with pytest.raises(OSError):
+        worker._requeue(Unrequeueable(), DocumentMessage(doc_id), RuntimeError("db away"))  # type: ignore[arg-type]
+    assert fs_ctx.queue.depth() == 0
+    worker.on_iteration()
+    assert fs_ctx.queue.depth() == 1 and not worker._owed
