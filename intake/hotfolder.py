@@ -10,10 +10,12 @@ its folder.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import stat
 import time
 import unicodedata
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -316,3 +318,44 @@ class StabilityTracker:
         for path in list(self._seen):
             if path not in present:
                 del self._seen[path]
+
+
+#: The lock a watcher holds on its hot folder (hidden: watchers and scanners ignore it).
+LOCK_NAME = ".mailroom-watcher.lock"
+
+
+class FolderLock:
+    """One watcher at a time takes files from a hot folder (``flock`` on a hidden file).
+
+    Two watchers on one folder — a second ``mailroom watch`` beside ``mailroom up``, or a
+    standby on the same host — would both take a new file and make two documents of it.
+    The first to lock the folder takes files; the others stand by and take over when it
+    ends (the kernel releases the lock of a process that died, ``kill -9`` included).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Try to take the lock (never waits); True if this watcher holds it now."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        self._closer = weakref.finalize(self, os.close, fd)  # a dropped watcher lets go
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            self._closer()  # closing the descriptor releases the lock
+            self._fd = None

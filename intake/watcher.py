@@ -110,10 +110,12 @@ class ScanLineWatcher:
         self.services = Backoff(settings.service_backoff)  # database, object store, the share
         self.broker = Backoff(settings.service_backoff)
         self._file_backoff: dict[Path, Backoff] = {}  # files that failed on their own
+        self.lock = hotfolder.FolderLock(scan_line.hot_folder)
+        self._standing_by = False
 
     def scan_once(self) -> list[IntakeResult]:
         """Take every complete file and batch folder; return what happened to each."""
-        if self.services.active:
+        if self.services.active or not self._locked():
             return []
         self._publish_backlog()
         hot = self.line.hot_folder
@@ -151,7 +153,28 @@ class ScanLineWatcher:
             except Exception:
                 log.exception("%s: intake pass failed; the next poll tries again", self.line.id)
             stop.wait(self.settings.intake_poll_seconds)
+        self.lock.release()
         log.info("%s: watcher stopped", self.line.id)
+
+    def _locked(self) -> bool:
+        """Hold the hot folder's lock, or stand by while another watcher holds it."""
+        if self.lock.held:
+            return True
+        try:
+            hotfolder.ensure_folders(self.line.hot_folder)
+            if self.lock.acquire():
+                if self._standing_by:
+                    log.info("%s: took over the hot folder %s", self.line.id, self.line.hot_folder)
+                self._standing_by = False
+                return True
+        except OSError as exc:
+            log.warning("%s: cannot lock the hot folder: %s", self.line.id, exc)
+            return False
+        if not self._standing_by:
+            log.warning("%s: another watcher takes the files of %s; standing by",
+                        self.line.id, self.line.hot_folder)  # fmt: skip
+            self._standing_by = True
+        return False
 
     # -- the broker --------------------------------------------------------------------
 

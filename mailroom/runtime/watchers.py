@@ -69,7 +69,11 @@ def scan_once(ctx: AppContext, scan_line: ScanLineConfig) -> list[IntakeResult]:
     A file counts as complete when its mtime is ``intake_stable_seconds`` old (the
     long-running watcher additionally watches it stay unchanged). For tests and one-off runs.
     """
-    return watcher(ctx, scan_line, observe=False).scan_once()
+    one = watcher(ctx, scan_line, observe=False)
+    try:
+        return one.scan_once()
+    finally:
+        one.lock.release()  # the next pass (or a running watcher) may take the folder
 
 
 def run_watchers(ctx: AppContext, stop: threading.Event) -> None:

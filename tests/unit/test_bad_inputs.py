@@ -121,7 +121,8 @@ def test_bad_input_is_quarantined_with_its_reason_and_the_watcher_goes_on(
     if kind.stage == "worker":  # bad input is permanent: one attempt, no retry
         assert bad.attempts == 1 and S.RETRY_WAIT not in to_states(ctx, bad.id)
     assert intake.watcher.is_alive() and intake.worker.is_alive()
-    assert not [p for p in (ctx.settings.data_dir / "spool").glob("*") if p.is_file()]
+    spool = ctx.settings.data_dir / "spool"  # the worker may still be reading the good scan
+    wait_for(lambda: None if [p for p in spool.glob("*") if p.is_file()] else True, "no spool file")
 
 
 def _read(path: Path) -> str | None:

@@ -16,6 +16,7 @@ from pypdf import PdfWriter
 from sqlalchemy import func, select
 
 from config.scanlines import ScanLineConfig
+from intake import hotfolder
 from intake.hotfolder import is_junk, sanitize_name
 from intake.watcher import IntakeResult, ScanLineWatcher
 from mailroom.core.errors import (
@@ -147,8 +148,11 @@ def audit_actions(ctx: AppContext, doc_id: str) -> list[tuple[str, str | None]]:
 
 
 def files_below(folder: Path) -> list[str]:
+    """What lies in a hot folder, but for the watcher's lock (hidden, always there)."""
     return sorted(
-        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink()
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if (p.is_file() or p.is_symlink()) and p.name != hotfolder.LOCK_NAME
     )
 
 
@@ -480,6 +484,22 @@ def test_a_read_only_processed_folder_holds_the_line_not_each_file(
     assert files_below(hot) == ["processed/a.pdf", "processed/b.pdf"]
 
 
+def test_two_watchers_on_one_hot_folder_take_each_file_once(
+    ctx: AppContext, line: ScanLineConfig, hot: Path
+) -> None:
+    """A second watcher on the same folder (``mailroom watch`` beside ``mailroom up``)
+    stands by while the first holds the folder, and takes over when it ends."""
+    first = watcher_of(ctx, line, observe=False)
+    second = watcher_of(ctx, line, observe=False)
+    drop(hot, "a.pdf", pdf_bytes("a"))
+    assert [r.outcome for r in first.scan_once()] == ["queued"]
+    drop(hot, "b.pdf", pdf_bytes("b"))
+    assert second.scan_once() == []  # standing by
+    first.lock.release()  # the first watcher ended
+    assert [r.source_name for r in second.scan_once()] == ["b.pdf"]
+    assert sorted(d.source_name for d in documents(ctx)) == ["a.pdf", "b.pdf"]
+
+
 # --- batches ----------------------------------------------------------------------------
 
 
@@ -578,7 +598,12 @@ def test_hostile_file_names_stay_inside_the_hot_folder(
     assert "Stapel__../%2E%2E%2Fetc%2Fpasswd.pdf" in {d.source_name for d in documents(ctx)}
     for path in (hot / "processed").rglob("*"):
         assert len(path.name.encode()) <= 200 and path.name.isprintable()
-    assert sorted(os.listdir(hot)) == ["..\x1b[0m.pdf", "processed", "quarantine"]
+    assert sorted(os.listdir(hot)) == [
+        "..\x1b[0m.pdf",
+        hotfolder.LOCK_NAME,
+        "processed",
+        "quarantine",
+    ]
 
 
 def test_path_leaving_the_hot_folder_is_refused(
