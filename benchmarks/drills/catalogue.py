@@ -47,7 +47,7 @@ CATALOGUE = (
     Entry("started_during_outage", outages.started_during_outage, SERVICES),
     Entry("poison", process_faults.poison, BOTH),
     Entry("long_document", process_faults.long_document, BOTH),
-    Entry("disk_full", outages.disk_full, ("embedded",)),
+    Entry("disk_full", outages.disk_full, BOTH),
     Entry("processed_read_only", outages.processed_read_only, BOTH),
 )
 
