@@ -1,0 +1,320 @@
+"""Stage *layout*: a page's blocks and their reading order, from the OCR word boxes.
+
+Tesseract reads the words well but often joins what only sits side by side: in a DIN 5008
+letter the address field (left) and the information block (right) share text lines, and
+"Stadt Wuppertal" and "Auskunft erteilt: Herr Pohl" came out as one line. This stage
+rebuilds the page from the words' boxes (Tesseract's TSV), in three steps:
+
+1. **Segments.** Each Tesseract line is split where its words leave a gap of more than
+   :data:`SEGMENT_GAP` line heights (a second column, a tab stop).
+2. **Blocks, by white space** (a recursive XY cut). A region is cut where a horizontal
+   band of at least :data:`ROW_GAP` line heights holds no segment (a blank line) or a
+   vertical one of at least :data:`COLUMN_GAP` line heights (a gutter between columns),
+   whichever is the clearer, and each part is cut again; parts are read top to bottom and
+   left to right. A gutter is *not* a block boundary when the column left of it holds the
+   labels of the column right of it (``Datum:`` | ``08.10.2026``): labels ending in a colon,
+   or, in the letter's header, a column that starts right of the DIN 5008 address field
+   (:func:`workers.din5008.in_information_zone`) with rows beside the other column's.
+   Columns whose rows all pair up are a table, read row by row too (:func:`one_table`),
+   except the address field beside the information block and the footer's columns.
+3. **Kinds.** :func:`workers.din5008.name_blocks` names the blocks (letterhead, address
+   field, information block, ...) by DIN 5008 geometry and puts the header in letter order.
+
+Inside a block, segments on the same row form one line; no line joins two blocks. The
+page text is the blocks' lines, blocks separated by a blank line. Words below Tesseract's
+noise confidence are left out, as in :func:`mailroom.infra.tesseract.compose_text`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mailroom.core.domain import Box, LayoutBlock, LayoutLine, PageLayout, Word
+from mailroom.infra.tesseract import NOISE_CONFIDENCE
+from workers.din5008 import (
+    Draft,
+    PageGeometry,
+    in_address_column,
+    in_footer,
+    in_information_zone,
+    is_date,
+    name_blocks,
+    union,
+)
+
+#: A gap between two words of a Tesseract line wider than this (in line heights) splits it.
+SEGMENT_GAP = 1.2
+#: A blank band at least this high (line heights) separates blocks above and below it.
+ROW_GAP = 0.8
+#: A blank band at least this wide (line heights) separates columns.
+COLUMN_GAP = 2.0
+#: Segments whose vertical centres lie within this (line heights) are on one row.
+SAME_ROW = 0.5
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Words of one Tesseract line without a wide gap between them, left to right."""
+
+    words: tuple[Word, ...]
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @classmethod
+    def of(cls, words: Sequence[Word]) -> Segment:
+        return cls(
+            tuple(words),
+            min(w.box.left for w in words),
+            min(w.box.top for w in words),
+            max(w.box.left + w.box.width for w in words),
+            max(w.box.top + w.box.height for w in words),
+        )
+
+    @property
+    def box(self) -> Box:
+        return Box(self.left, self.top, self.right - self.left, self.bottom - self.top)
+
+    @property
+    def middle(self) -> float:
+        return (self.top + self.bottom) / 2
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+def analyse_layout(
+    words: Sequence[Word],
+    width: int,
+    height: int,
+    dpi: int,
+    *,
+    min_confidence: float = NOISE_CONFIDENCE,
+) -> PageLayout:
+    """The blocks of one page in reading order, from its words (boxes in page pixels)."""
+    kept = [w for w in words if w.confidence >= min_confidence and w.text.strip()]
+    if not kept:
+        return PageLayout((), dpi)
+    if not level_lines(kept):
+        return PageLayout((_as_read(kept),), dpi)
+    unit = line_height(kept)
+    page = PageGeometry(width, height, dpi, unit)
+    leaves = xy_cut(segments(kept, unit), page)
+    drafts = [_draft(rows(leaf, unit)) for leaf in leaves]
+    return PageLayout(tuple(name_blocks(drafts, page)), dpi)
+
+
+def level_lines(words: Sequence[Word]) -> bool:
+    """Whether most words stand in lines that run level across the page.
+
+    On a page read turned by 90° (or in wild handwriting) Tesseract's "lines" climb up
+    and down the page; boxes cannot tell its reading order better than Tesseract then.
+    """
+    by_line: dict[int, list[Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    steep = 0
+    for line in by_line.values():
+        top = min(w.box.top for w in line)
+        bottom = max(w.box.top + w.box.height for w in line)
+        if len(line) > 1 and bottom - top > 2 * statistics.median(w.box.height for w in line):
+            steep += len(line)
+    return 2 * steep <= len(words)
+
+
+def _as_read(words: Sequence[Word]) -> LayoutBlock:
+    """All words as one block in Tesseract's own line order."""
+    by_line: dict[int, list[Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    lines = [
+        LayoutLine(" ".join(w.text for w in line), Segment.of(line).box)
+        for _, line in sorted(by_line.items())
+    ]
+    return LayoutBlock("other", union([line.box for line in lines]), tuple(lines))
+
+
+def line_height(words: Sequence[Word]) -> float:
+    """The median height of the page's lines (each line as tall as its tallest word)."""
+    tallest: dict[int, int] = {}
+    for w in words:
+        tallest[w.line] = max(tallest.get(w.line, 0), w.box.height)
+    return max(float(statistics.median(tallest.values())), 1.0)
+
+
+def segments(words: Sequence[Word], unit: float) -> list[Segment]:
+    """Tesseract's lines, split where two neighbouring words leave a wide gap."""
+    by_line: dict[int, list[Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    out: list[Segment] = []
+    for line in by_line.values():
+        line.sort(key=lambda w: w.box.left)
+        current = [line[0]]
+        right = _right(line[0])
+        for w in line[1:]:
+            if w.box.left - right > SEGMENT_GAP * unit:
+                out.append(Segment.of(current))
+                current = []
+            current.append(w)
+            right = max(right, _right(w))
+        out.append(Segment.of(current))
+    return out
+
+
+def _right(word: Word) -> int:
+    return word.box.left + word.box.width
+
+
+def gaps(spans: Sequence[Span]) -> list[Span]:
+    """The blank stretches between the spans' union, in order (start, end)."""
+    out: list[Span] = []
+    ordered = sorted(spans)
+    end = ordered[0][1]
+    for start, stop in ordered[1:]:
+        if start > end:
+            out.append((end, start))
+        end = max(end, stop)
+    return out
+
+
+def xy_cut(segs: list[Segment], page: PageGeometry) -> list[list[Segment]]:
+    """The page cut recursively at blank rows and gutters: the leaves in reading order."""
+    row_gaps = [g for g in gaps([(s.top, s.bottom) for s in segs]) if _size(g) >= _row_min(page)]
+    col_gaps = column_gaps(segs, page)
+    if not row_gaps and not col_gaps:
+        return [segs]
+    row_score = max((_size(g) / _row_min(page) for g in row_gaps), default=0.0)
+    col_score = max((_size(g) / _col_min(page) for g in col_gaps), default=0.0)
+    if col_score > row_score:
+        parts = _split(segs, col_gaps, lambda s: s.left)
+    else:
+        parts = _split(segs, row_gaps, lambda s: s.top)
+    return [leaf for part in parts for leaf in xy_cut(part, page)]
+
+
+def _size(gap: Span) -> int:
+    return gap[1] - gap[0]
+
+
+def _row_min(page: PageGeometry) -> float:
+    return ROW_GAP * page.unit
+
+
+def _col_min(page: PageGeometry) -> float:
+    return COLUMN_GAP * page.unit
+
+
+def _split(
+    segs: list[Segment], cuts: list[Span], start: Callable[[Segment], int]
+) -> list[list[Segment]]:
+    """``segs`` in the stretches between ``cuts`` (each segment by where it starts)."""
+    parts: list[list[Segment]] = [[] for _ in range(len(cuts) + 1)]
+    for s in segs:
+        position = start(s)
+        index = sum(position >= gap[1] for gap in cuts)
+        parts[index].append(s)
+    return [part for part in parts if part]
+
+
+def column_gaps(segs: list[Segment], page: PageGeometry) -> list[Span]:
+    """Gutters wide enough to separate columns, except those inside one table."""
+    heights = [s.bottom - s.top for s in segs]
+    threshold = COLUMN_GAP * max(page.unit, float(statistics.median(heights)))
+    wide = [g for g in gaps([(s.left, s.right) for s in segs]) if _size(g) >= threshold]
+    if not wide:
+        return []
+    parts = _split(segs, wide, lambda s: s.left)
+    return [
+        gap
+        for gap, left, right in zip(wide, parts, parts[1:], strict=False)
+        if not one_table(left, right, page)
+    ]
+
+
+def one_table(left: list[Segment], right: list[Segment], page: PageGeometry) -> bool:
+    """Whether columns ``left`` and ``right`` are read row by row, as one table.
+
+    Only columns whose rows sit beside each other can be. They are one table when ``left``
+    holds labels: most of its rows end in a colon, or it starts right of the address field
+    in the header, where DIN 5008 puts the information block ("Ihr Zeichen", "Datum", each
+    beside its value). The address field beside the information block is never one
+    table. Other columns whose rows all pair up (Pos. | Bezeichnung | Betrag) are a table
+    unless they stand in the footer, whose columns are read one after the other.
+    """
+    unit = page.unit
+    left_rows, right_rows = rows(left, unit), rows(right, unit)
+    left_beside = _beside(left_rows, right_rows, unit)
+    if 2 * left_beside < len(left_rows):
+        return False
+    if 2 * sum(row[-1].text.rstrip().endswith(":") for row in left_rows) >= len(left_rows):
+        return True
+    left_box, right_box = _box(left), _box(right)
+    if in_information_zone(left_box, page):
+        return True
+    if in_address_column(left_box, page) and _information_block(right_rows, right_box, page):
+        return False
+    right_beside = _beside(right_rows, left_rows, unit)
+    paired = 3 * left_beside >= 2 * len(left_rows) and 3 * right_beside >= 2 * len(right_rows)
+    return paired and min(len(left_rows), len(right_rows)) >= 2 and not in_footer(left_box, page)
+
+
+def _beside(rows_a: list[list[Segment]], rows_b: list[list[Segment]], unit: float) -> int:
+    """How many rows of ``rows_a`` have a row of ``rows_b`` beside them."""
+    return sum(any(abs(_middle(a) - _middle(b)) <= SAME_ROW * unit for b in rows_b) for a in rows_a)
+
+
+def _information_block(block_rows: list[list[Segment]], box: Box, page: PageGeometry) -> bool:
+    """Rows that read like an information block: labels with values, or a date."""
+    if not in_information_zone(box, page):
+        return False
+    pairs = sum(len(row) >= 2 or ":" in _text(row) for row in block_rows)
+    return 2 * pairs >= len(block_rows) or any(is_date(_text(row)) for row in block_rows)
+
+
+def _text(row: list[Segment]) -> str:
+    return " ".join(s.text for s in row)
+
+
+def rows(segs: list[Segment], unit: float) -> list[list[Segment]]:
+    """The segments grouped into text rows, top to bottom, each row left to right.
+
+    The segments of one Tesseract line stay one row (handwritten lines wave up and down);
+    lines whose middles lie level join into one row (a label and its value that Tesseract
+    read as two lines).
+    """
+    by_line: dict[int, list[Segment]] = {}
+    for s in segs:
+        by_line.setdefault(s.words[0].line, []).append(s)
+    out: list[list[Segment]] = []
+    for line in sorted(by_line.values(), key=_middle):
+        if out and abs(_middle(line) - _middle(out[-1])) <= SAME_ROW * unit:
+            out[-1].extend(line)
+        else:
+            out.append(list(line))
+    return [sorted(row, key=lambda s: s.left) for row in out]
+
+
+def _middle(row: list[Segment]) -> float:
+    return sum(s.middle for s in row) / len(row)
+
+
+def _box(segs: Sequence[Segment]) -> Box:
+    left, top = min(s.left for s in segs), min(s.top for s in segs)
+    right, bottom = max(s.right for s in segs), max(s.bottom for s in segs)
+    return Box(left, top, right - left, bottom - top)
+
+
+def _draft(block_rows: list[list[Segment]]) -> Draft:
+    """One block's lines and the height of each line's print (median word height)."""
+    lines = [LayoutLine(_text(row), _box(row)) for row in block_rows]
+    heights = [
+        float(statistics.median(w.box.height for s in row for w in s.words)) for row in block_rows
+    ]
+    return Draft(tuple(lines), tuple(heights))
