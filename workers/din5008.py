@@ -35,6 +35,8 @@ ADDRESS_LEFT_MM = (8.0, 60.0)
 #: ... and where it lies (left, top, right, bottom in mm): forms A (27-72 mm from the top)
 #: and B (45-90 mm), 85 mm wide, with room for a shifted scan and a wider margin.
 ADDRESS_ZONE_MM = (8.0, 24.0, 120.0, 100.0)
+#: The recipient's first line stands at most this far from the top (form B: 62.7 mm).
+ADDRESS_TOP_LAST_MM = 80.0
 #: The information block starts 125 mm from the left; scans shift and letters vary.
 INFO_LEFT_MM = 95.0
 #: The header (letterhead, address field, information block) ends above this line.
@@ -123,7 +125,7 @@ def is_date(text: str) -> bool:
 
 def name_blocks(drafts: list[Draft], page: PageGeometry) -> list[LayoutBlock]:
     """The drafts as named blocks, the header in letter order, the rest as found."""
-    drafts = _split_return_address(drafts, page)
+    drafts = _split_letterhead_from_labels(_split_return_address(drafts, page), page)
     kinds: list[BlockKind] = ["other"] * len(drafts)
     address = _address(drafts, page)
     body_start = 0
@@ -163,6 +165,33 @@ def _split_return_address(drafts: list[Draft], page: PageGeometry) -> list[Draft
     return out
 
 
+def _split_letterhead_from_labels(drafts: list[Draft], page: PageGeometry) -> list[Draft]:
+    """A right-hand header column of plain lines, then label lines: letterhead and info.
+
+    A letterhead set on the right often runs straight into the information block below
+    it ("Der Landrat / Düsseldorfer Straße 26 / Ihre Nachricht vom: ..."), without the
+    white space the two would need to part.
+    """
+    out: list[Draft] = []
+    for d in drafts:
+        labels = [":" in line.text for line in d.lines]
+        first = labels.index(True) if True in labels else 0
+        rest = labels[first:]
+        if (
+            in_information_zone(d.box, page)
+            and first >= 2
+            and len(rest) >= 2
+            and 2 * sum(rest) >= len(rest)
+        ):
+            out += [
+                Draft(d.lines[:first], d.heights[:first]),
+                Draft(d.lines[first:], d.heights[first:]),
+            ]
+        else:
+            out.append(d)
+    return out
+
+
 def _address(drafts: list[Draft], page: PageGeometry) -> int | None:
     """The block that lies in the address field (DIN 5008 form A or B) and fills it most."""
     best, best_area = None, 0.0
@@ -171,6 +200,8 @@ def _address(drafts: list[Draft], page: PageGeometry) -> int | None:
         if len(d.lines) < 2 or len(d.lines) > 10:
             continue
         if not (ADDRESS_LEFT_MM[0] <= page.mm(box.left) <= ADDRESS_LEFT_MM[1]):
+            continue
+        if page.mm(box.top) > ADDRESS_TOP_LAST_MM:
             continue
         inside = _overlap_mm2(box, ADDRESS_ZONE_MM, page)
         area = page.mm(box.width) * page.mm(box.height)
@@ -217,6 +248,8 @@ def _header_kind(d: Draft, after: bool, field: Box, page: PageGeometry) -> Block
     box = d.box
     if box.top + box.height < field.top - page.unit:
         return "letterhead"  # above the address field: the sender's letterhead
+    if box.top < field.top and not any(":" in line.text for line in d.lines):
+        return "letterhead"  # starts above it, and no labels: the letterhead set right
     if after and _date_line(d):
         return "date"
     return "info" if after or box.left >= field.left + field.width else "letterhead"
