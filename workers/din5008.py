@@ -248,7 +248,7 @@ def _header_kind(d: Draft, after: bool, field: Box, page: PageGeometry) -> Block
     box = d.box
     if box.top + box.height < field.top - page.unit:
         return "letterhead"  # above the address field: the sender's letterhead
-    if box.top < field.top and not any(":" in line.text for line in d.lines):
+    if box.top < field.top - page.unit and not any(":" in line.text for line in d.lines):
         return "letterhead"  # starts above it, and no labels: the letterhead set right
     if after and _date_line(d):
         return "date"
@@ -256,7 +256,8 @@ def _header_kind(d: Draft, after: bool, field: Box, page: PageGeometry) -> Block
 
 
 def _date_line(d: Draft) -> bool:
-    return len(d.lines) <= 2 and is_date(d.first)
+    """A line with a date and no label ("Wuppertal, 12.03.2026"; "Datum: ..." is info)."""
+    return len(d.lines) <= 2 and is_date(d.first) and ":" not in d.first
 
 
 def _is_return_address(d: Draft, address: Box, page: PageGeometry) -> bool:

@@ -51,8 +51,10 @@ ROW_GAP = 1.1
 #: A narrower band parts blocks if it is this many times the band beside it (see
 #: :func:`row_breaks`) ...
 GAP_CONTRAST = 1.8
+#: (lines that nearly touch count as this far apart, line heights) ...
+USUAL_ROW_GAP = 0.3
 #: ... and without such a band, a narrower one may part a region if that reveals columns.
-NARROW_ROW_GAP = 0.5
+NARROW_ROW_GAP = 0.6
 #: A blank band at least this wide (line heights) separates columns.
 COLUMN_GAP = 2.0
 #: Segments whose vertical centres lie within this (line heights) are on one row.
@@ -60,6 +62,9 @@ SAME_ROW = 0.5
 
 #: A segment of fewer than two letters or digits read below this confidence is a speck.
 SPECK_CONFIDENCE = 80.0
+
+#: A segment lying this much on a longer segment of another line is read twice: dropped.
+SHADOW = 0.6
 
 Span = tuple[int, int]
 
@@ -184,7 +189,21 @@ def segments(words: Sequence[Word], unit: float) -> list[Segment]:
             current.append(w)
             right = max(right, _right(w))
         out.append(Segment.of(current))
-    return [s for s in out if not s.speck]
+    kept = [s for s in out if not s.speck]
+    return [s for s in kept if not _shadow(s, kept)]
+
+
+def _shadow(segment: Segment, others: list[Segment]) -> bool:
+    """Whether ``segment`` lies mostly on a longer one of another line (read twice)."""
+    area = max((segment.right - segment.left) * (segment.bottom - segment.top), 1)
+    for other in others:
+        if other.words[0].line == segment.words[0].line or len(other.text) <= len(segment.text):
+            continue
+        width = min(segment.right, other.right) - max(segment.left, other.left)
+        height = min(segment.bottom, other.bottom) - max(segment.top, other.top)
+        if width > 0 and height > 0 and width * height >= SHADOW * area:
+            return True
+    return False
 
 
 def _right(word: Word) -> int:
@@ -253,7 +272,8 @@ def paragraphs(segs: list[Segment], page: PageGeometry) -> list[list[Segment]]:
     for index, gap in enumerate(row_gaps):
         beside = [_size(g) for g in row_gaps[max(index - 1, 0) : index + 2] if g is not gap]
         wide = _size(gap) >= NARROW_ROW_GAP * page.unit
-        if wide and beside and _size(gap) >= GAP_CONTRAST * min(beside):
+        usual = max(min(beside, default=0), USUAL_ROW_GAP * page.unit)
+        if wide and beside and _size(gap) >= GAP_CONTRAST * usual:
             breaks.append(gap)
     return _split(segs, breaks, lambda s: s.top) if breaks else [segs]
 
