@@ -9,8 +9,8 @@ top left corner) and by what a letter's parts look like:
   Zusatz- und Vermerkzone, where the **Rücksendeangabe** (return address) stands in small
   print above the recipient.
 - **Informationsblock** (information block: Ihr Zeichen, Unser Zeichen, Telefon, Datum):
-  right of the address field, from 125 mm from the left edge; or, without one, a row of
-  reference columns (Bezugszeichenzeile) below the address field.
+  right of the address field, from 125 mm from the left edge. (A row of reference
+  columns below the address field, the Bezugszeichenzeile, is not named yet.)
 - **Briefkopf** (letterhead) above both; then the date line, the subject (Betreff), the
   salutation and text, the closing (Grußformel) with name and function, enclosures
   (Anlagen), and at the bottom of the page the **Geschäftsangaben** (footer: board,
@@ -268,11 +268,8 @@ def _is_return_address(d: Draft, address: Box, page: PageGeometry) -> bool:
 
 
 def _beside_header(d: Draft, address: Box, page: PageGeometry) -> bool:
-    """Whether a block after the address field still belongs to the header.
-
-    Blocks beside the address field (the information block and its columns) or in a
-    row of reference columns right below it (Bezugszeichenzeile).
-    """
+    """Whether a block after the address field still belongs to the header: it stands
+    beside the address field or where the information block stands."""
     box = d.box
     beside = box.top < address.top + address.height and box.left >= address.left + address.width
     return beside or in_information_zone(box, page)

@@ -5,8 +5,8 @@ letter the address field (left) and the information block (right) share text lin
 "Stadt Wuppertal" and "Auskunft erteilt: Herr Pohl" came out as one line. This stage
 rebuilds the page from the words' boxes (Tesseract's TSV), in three steps:
 
-1. **Segments.** Each Tesseract line is split where its words leave a gap of more than
-   :data:`SEGMENT_GAP` line heights (a second column, a tab stop).
+1. **Segments** (:mod:`workers.segments`). Each Tesseract line is split where its words
+   leave a wide gap (a second column, a tab stop); specks and doubles are left out.
 2. **Blocks, by white space** (a recursive XY cut). A region is cut where a horizontal
    band of at least :data:`ROW_GAP` line heights holds no segment (a blank line) or a
    vertical one of at least :data:`COLUMN_GAP` line heights (a gutter between columns),
@@ -20,16 +20,20 @@ rebuilds the page from the words' boxes (Tesseract's TSV), in three steps:
 3. **Kinds.** :func:`workers.din5008.name_blocks` names the blocks (letterhead, address
    field, information block, ...) by DIN 5008 geometry and puts the header in letter order.
 
-Inside a block, segments on the same row form one line; no line joins two blocks. The
-page text is the blocks' lines, blocks separated by a blank line. Words below Tesseract's
-noise confidence are left out, as in :func:`mailroom.infra.tesseract.compose_text`.
+Inside a block, segments on the same row form one line; no line joins two blocks, and a
+column without blank lines is parted into paragraphs where its lines stand clearly further
+apart than around (:func:`paragraphs`). The page text is the blocks' lines, blocks
+separated by a blank line. Left out: words below Tesseract's noise confidence (as in
+:func:`mailroom.infra.tesseract.compose_text`), specks (a lone "|" or "/" from a stamp's
+border or a punch hole) and words Tesseract read twice, once on a line of their own.
+A page whose Tesseract lines do not run level (read turned, or wild handwriting) keeps
+Tesseract's own line order.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from mailroom.core.domain import Box, LayoutBlock, LayoutLine, PageLayout, Word
 from mailroom.infra.tesseract import NOISE_CONFIDENCE
@@ -43,74 +47,23 @@ from workers.din5008 import (
     name_blocks,
     union,
 )
+from workers.segments import Segment, line_height, segments
 
-#: A gap between two words of a Tesseract line wider than this (in line heights) splits it.
-SEGMENT_GAP = 1.2
 #: A blank band at least this high (line heights) separates blocks above and below it.
 ROW_GAP = 1.1
-#: A narrower band parts blocks if it is this many times the band beside it (see
-#: :func:`row_breaks`) ...
-GAP_CONTRAST = 1.8
-#: (lines that nearly touch count as this far apart, line heights) ...
-USUAL_ROW_GAP = 0.3
-#: ... and without such a band, a narrower one may part a region if that reveals columns.
+#: Inside a column, a band of at least NARROW_ROW_GAP line heights parts paragraphs if it
+#: is GAP_CONTRAST times the bands beside it (lines that nearly touch count as
+#: USUAL_ROW_GAP apart; see :func:`paragraphs`); a region without any cut is parted at its
+#: widest band of NARROW_ROW_GAP if that reveals columns (:func:`xy_cut`).
 NARROW_ROW_GAP = 0.6
+GAP_CONTRAST = 1.8
+USUAL_ROW_GAP = 0.3
 #: A blank band at least this wide (line heights) separates columns.
 COLUMN_GAP = 2.0
 #: Segments whose vertical centres lie within this (line heights) are on one row.
 SAME_ROW = 0.5
 
-#: A segment of fewer than two letters or digits read below this confidence is a speck.
-SPECK_CONFIDENCE = 80.0
-
-#: A segment lying this much on a longer segment of another line is read twice: dropped.
-SHADOW = 0.6
-
 Span = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Words of one Tesseract line without a wide gap between them, left to right."""
-
-    words: tuple[Word, ...]
-    left: int
-    top: int
-    right: int
-    bottom: int
-
-    @classmethod
-    def of(cls, words: Sequence[Word]) -> Segment:
-        return cls(
-            tuple(words),
-            min(w.box.left for w in words),
-            min(w.box.top for w in words),
-            max(w.box.left + w.box.width for w in words),
-            max(w.box.top + w.box.height for w in words),
-        )
-
-    @property
-    def box(self) -> Box:
-        return Box(self.left, self.top, self.right - self.left, self.bottom - self.top)
-
-    @property
-    def middle(self) -> float:
-        return (self.top + self.bottom) / 2
-
-    @property
-    def text(self) -> str:
-        return " ".join(w.text for w in self.words)
-
-    @property
-    def speck(self) -> bool:
-        """A lone mark read as a character or two at modest confidence: not text.
-
-        Stamp borders, punch holes and pen strokes come out as "|", "/" or "y" beside the
-        text; kept, they would bridge the white space between blocks.
-        """
-        characters = sum(c.isalnum() for w in self.words for c in w.text)
-        confidence = sum(w.confidence for w in self.words) / len(self.words)
-        return characters < 2 and confidence < SPECK_CONFIDENCE
 
 
 def analyse_layout(
@@ -129,7 +82,10 @@ def analyse_layout(
         return PageLayout((_as_read(kept),), dpi)
     unit = line_height(kept)
     page = PageGeometry(width, height, dpi, unit)
-    leaves = xy_cut(segments(kept, unit), page)
+    segs = segments(kept, unit)
+    if not segs:
+        return PageLayout((), dpi)
+    leaves = xy_cut(segs, page)
     drafts = [_draft(rows(leaf, unit)) for leaf in leaves]
     return PageLayout(tuple(name_blocks(drafts, page)), dpi)
 
@@ -162,52 +118,6 @@ def _as_read(words: Sequence[Word]) -> LayoutBlock:
         for _, line in sorted(by_line.items())
     ]
     return LayoutBlock("other", union([line.box for line in lines]), tuple(lines))
-
-
-def line_height(words: Sequence[Word]) -> float:
-    """The median height of the page's lines (each line as tall as its tallest word)."""
-    tallest: dict[int, int] = {}
-    for w in words:
-        tallest[w.line] = max(tallest.get(w.line, 0), w.box.height)
-    return max(float(statistics.median(tallest.values())), 1.0)
-
-
-def segments(words: Sequence[Word], unit: float) -> list[Segment]:
-    """Tesseract's lines, split where two neighbouring words leave a wide gap."""
-    by_line: dict[int, list[Word]] = {}
-    for w in words:
-        by_line.setdefault(w.line, []).append(w)
-    out: list[Segment] = []
-    for line in by_line.values():
-        line.sort(key=lambda w: w.box.left)
-        current = [line[0]]
-        right = _right(line[0])
-        for w in line[1:]:
-            if w.box.left - right > SEGMENT_GAP * unit:
-                out.append(Segment.of(current))
-                current = []
-            current.append(w)
-            right = max(right, _right(w))
-        out.append(Segment.of(current))
-    kept = [s for s in out if not s.speck]
-    return [s for s in kept if not _shadow(s, kept)]
-
-
-def _shadow(segment: Segment, others: list[Segment]) -> bool:
-    """Whether ``segment`` lies mostly on a longer one of another line (read twice)."""
-    area = max((segment.right - segment.left) * (segment.bottom - segment.top), 1)
-    for other in others:
-        if other.words[0].line == segment.words[0].line or len(other.text) <= len(segment.text):
-            continue
-        width = min(segment.right, other.right) - max(segment.left, other.left)
-        height = min(segment.bottom, other.bottom) - max(segment.top, other.top)
-        if width > 0 and height > 0 and width * height >= SHADOW * area:
-            return True
-    return False
-
-
-def _right(word: Word) -> int:
-    return word.box.left + word.box.width
 
 
 def gaps(spans: Sequence[Span]) -> list[Span]:
