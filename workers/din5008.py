@@ -37,7 +37,9 @@ ADDRESS_LEFT_MM = (8.0, 60.0)
 ADDRESS_ZONE_MM = (8.0, 24.0, 120.0, 100.0)
 #: The recipient's first line stands at most this far from the top (form B: 62.7 mm).
 ADDRESS_TOP_LAST_MM = 80.0
-#: The information block starts 125 mm from the left; scans shift and letters vary.
+#: The information block starts 125 mm from the left ...
+INFO_BLOCK_LEFT_MM = 125.0
+#: ... or, as scans shift and letters vary, from this far.
 INFO_LEFT_MM = 95.0
 #: The header (letterhead, address field, information block) ends above this line.
 HEADER_BOTTOM_MM = 120.0

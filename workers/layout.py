@@ -38,6 +38,9 @@ from collections.abc import Callable, Sequence
 from mailroom.core.domain import Box, LayoutBlock, LayoutLine, PageLayout, Word
 from mailroom.infra.tesseract import NOISE_CONFIDENCE
 from workers.din5008 import (
+    HEADER_BOTTOM_MM,
+    INFO_BLOCK_LEFT_MM,
+    INFO_LEFT_MM,
     Draft,
     PageGeometry,
     in_address_column,
@@ -60,6 +63,8 @@ GAP_CONTRAST = 1.8
 USUAL_ROW_GAP = 0.3
 #: A blank band at least this wide (line heights) separates columns.
 COLUMN_GAP = 2.0
+#: In the header, a gutter beside at least this many rows may be crossed by one line.
+CROSSED_ROWS = 4
 #: Segments whose vertical centres lie within this (line heights) are on one row.
 SAME_ROW = 0.5
 
@@ -213,6 +218,15 @@ def column_gaps(segs: list[Segment], page: PageGeometry) -> list[Span]:
     heights = [s.bottom - s.top for s in segs]
     threshold = COLUMN_GAP * max(page.unit, float(statistics.median(heights)))
     wide = [g for g in gaps([(s.left, s.right) for s in segs]) if _size(g) >= threshold]
+    if not wide and page.mm(max(s.bottom for s in segs)) < HEADER_BOTTOM_MM:
+        crossing = 1 if len(rows(segs, page.unit)) >= CROSSED_ROWS else 0
+        wide = [
+            g
+            for g in gutters(segs, crossing)
+            if _size(g) >= threshold
+            and page.mm(g[1]) >= INFO_LEFT_MM
+            and page.mm(g[0]) <= INFO_BLOCK_LEFT_MM
+        ]
     if not wide:
         return []
     parts = _split(segs, wide, lambda s: s.left)
@@ -221,6 +235,31 @@ def column_gaps(segs: list[Segment], page: PageGeometry) -> list[Span]:
         for gap, left, right in zip(wide, parts, parts[1:], strict=False)
         if not one_table(left, right, page)
     ]
+
+
+def gutters(segs: list[Segment], crossing: int) -> list[Span]:
+    """Vertical bands that at most ``crossing`` segments cross, inside the segments' span.
+
+    In the header, one long line may run from the address field into the information
+    block's band (an address line longer than the field, a stamp); it stays with the
+    column it starts in (see :func:`_split`).
+    """
+    if crossing == 0:
+        return []
+    events = sorted([(s.left, 1) for s in segs] + [(s.right, -1) for s in segs])
+    out: list[Span] = []
+    covered, start = 0, None
+    for x, step in events:
+        covered += step
+        if covered <= crossing and start is None:
+            start = x
+        elif covered > crossing and start is not None:
+            if x > start:
+                out.append((start, x))
+            start = None
+    first_right = min(s.right for s in segs)
+    last_left = max(s.left for s in segs)
+    return [(a, b) for a, b in out if a >= first_right and b <= last_left]
 
 
 def one_table(left: list[Segment], right: list[Segment], page: PageGeometry) -> bool:
