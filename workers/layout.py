@@ -214,26 +214,52 @@ def _split(
 
 
 def column_gaps(segs: list[Segment], page: PageGeometry) -> list[Span]:
-    """Gutters wide enough to separate columns, except those inside one table."""
+    """Gutters wide enough to separate columns, except those inside one table.
+
+    In the header, where no clear gutter parts the address field from the information
+    block, a band that one line crosses may (:func:`gutters`).
+    """
     heights = [s.bottom - s.top for s in segs]
     threshold = COLUMN_GAP * max(page.unit, float(statistics.median(heights)))
     wide = [g for g in gaps([(s.left, s.right) for s in segs]) if _size(g) >= threshold]
-    if not wide and page.mm(max(s.bottom for s in segs)) < HEADER_BOTTOM_MM:
-        crossing = 1 if len(rows(segs, page.unit)) >= CROSSED_ROWS else 0
-        wide = [
-            g
-            for g in gutters(segs, crossing)
-            if _size(g) >= threshold
-            and page.mm(g[1]) >= INFO_LEFT_MM
-            and page.mm(g[0]) <= INFO_BLOCK_LEFT_MM
-        ]
-    if not wide:
-        return []
-    parts = _split(segs, wide, lambda s: s.left)
+    kept = _columns(segs, wide, page)
+    if kept or page.mm(max(s.bottom for s in segs)) >= HEADER_BOTTOM_MM:
+        return kept
+    crossing = 1 if len(rows(segs, page.unit)) >= CROSSED_ROWS else 0
+    bands = [
+        g
+        for g in gutters(segs, crossing)
+        if _size(g) >= threshold
+        and page.mm(g[1]) >= INFO_LEFT_MM
+        and page.mm(g[0]) <= INFO_BLOCK_LEFT_MM
+    ]
+    return _columns(segs, bands, page, address_beside_info=True)
+
+
+def _columns(
+    segs: list[Segment], cuts: list[Span], page: PageGeometry, *, address_beside_info: bool = False
+) -> list[Span]:
+    """The cuts (left to right) whose columns on either side are not one table.
+
+    With ``address_beside_info``, only cuts between the address field and the
+    information block.
+    """
+    ends = [None, *(g[1] for g in cuts), None]
+    kept = []
+    for index, gap in enumerate(cuts):
+        left = _column(segs, ends[index], gap[1])
+        right = _column(segs, gap[1], ends[index + 2])
+        if not left or not right or one_table(left, right, page):
+            continue
+        if not address_beside_info or _address_beside_info(left, right, page):
+            kept.append(gap)
+    return kept
+
+
+def _column(segs: list[Segment], start: int | None, stop: int | None) -> list[Segment]:
+    """The segments that start between two cuts' ends (None: the region's edge)."""
     return [
-        gap
-        for gap, left, right in zip(wide, parts, parts[1:], strict=False)
-        if not one_table(left, right, page)
+        s for s in segs if (start is None or s.left >= start) and (stop is None or s.left < stop)
     ]
 
 
@@ -279,14 +305,22 @@ def one_table(left: list[Segment], right: list[Segment], page: PageGeometry) -> 
         return False
     if 2 * sum(row[-1].text.rstrip().endswith(":") for row in left_rows) >= len(left_rows):
         return True
-    left_box, right_box = _box(left), _box(right)
-    if in_information_zone(left_box, page):
+    if in_information_zone(_box(left), page):
         return True
-    if in_address_column(left_box, page) and _information_block(right_rows, right_box, page):
+    if _address_beside_info(left, right, page):
         return False
     right_beside = _beside(right_rows, left_rows, unit)
     paired = 3 * left_beside >= 2 * len(left_rows) and 3 * right_beside >= 2 * len(right_rows)
-    return paired and min(len(left_rows), len(right_rows)) >= 2 and not in_footer(left_box, page)
+    return paired and min(len(left_rows), len(right_rows)) >= 2 and not in_footer(_box(left), page)
+
+
+def _address_beside_info(left: list[Segment], right: list[Segment], page: PageGeometry) -> bool:
+    """Whether ``left`` starts at the address field and ``right`` reads like an
+    information block beside it."""
+    right_box = _box(right)
+    return in_address_column(_box(left), page) and _information_block(
+        rows(right, page.unit), right_box, page
+    )
 
 
 def _beside(rows_a: list[list[Segment]], rows_b: list[list[Segment]], unit: float) -> int:

@@ -136,3 +136,20 @@ def test_a_tesseract_line_across_two_columns_is_split_at_the_gap() -> None:
 
 def test_no_words_no_blocks() -> None:
     assert analyse_layout([], 2480, 3508, 300).blocks == ()
+
+
+def test_an_address_line_running_into_the_information_block_stays_in_the_address() -> None:
+    # The second address line ends at 1500 px (127 mm), past the information block's
+    # labels (1480 px) on the other rows: no gutter is clear of it.
+    rows = [
+        (300, 620, "Stadt"), (420, 620, "Wuppertal"), (1480, 620, "Geschäftszeichen:"),
+        (300, 680, "Amt"), (380, 680, "für"), (460, 680, "Informationssicherheit"),
+        (920, 680, "und"), (1040, 680, "Datenschutzbeauftragten"), (1660, 680, "Zimmer:"),
+        (300, 740, "Wegnerstraße"), (560, 740, "7"), (1480, 740, "Telefon:"),
+        (300, 800, "42275"), (420, 800, "Wuppertal"), (1480, 800, "Datum:"),
+    ]  # fmt: skip
+    layout = analyse_layout(_words(rows), 2480, 3508, 300)
+    assert [b.kind for b in layout.blocks] == ["address", "info"]
+    address = "Amt für Informationssicherheit und Datenschutzbeauftragten"
+    assert layout.blocks[0].lines[1].text == address
+    assert layout.blocks[1].text == "Geschäftszeichen:\nZimmer:\nTelefon:\nDatum:"
