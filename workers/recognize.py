@@ -7,6 +7,10 @@ recognised again, and the better of the two results is kept.
 
 Regions the engine could not read with confidence - handwritten notes, stamps - are
 flagged: low-confidence words, and ink that no recognised word covers.
+
+The page text is then composed from the page's layout (:mod:`workers.layout`): blocks in
+reading order, so that the address field and the information block beside it do not run
+into each other. An engine that gives no word boxes keeps its own text.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from mailroom.core.domain import Box, PageOcr, PreparedPage
 from mailroom.infra.tesseract import OcrEngine, OrientationDetector
+from workers.layout import analyse_layout
 from workers.preprocess import content_box, turn
 
 #: Below this mean word confidence a page is suspected to be turned (upright letters,
@@ -38,10 +43,19 @@ def recognize_page(page: PreparedPage, engine: OcrEngine) -> tuple[PreparedPage,
     if page.blank:
         return page, PageOcr(number=page.number, text="", confidence=None, engine=engine.name)
     result = engine.recognize(page)
-    if not _suspect(result):
-        return page, _flag_regions(page, result)
-    page, result = _retry_turned(page, result, engine)
-    return page, _flag_regions(page, result)
+    if _suspect(result):
+        page, result = _retry_turned(page, result, engine)
+    return page, _with_layout(page, _flag_regions(page, result))
+
+
+def _with_layout(page: PreparedPage, result: PageOcr) -> PageOcr:
+    """Set the page's layout and compose its text in the layout's reading order."""
+    if not result.words:
+        return result
+    height, width = page.image.shape[:2]
+    result.layout = analyse_layout(result.words, width, height, page.dpi)
+    result.text = result.layout.text
+    return result
 
 
 def _suspect(result: PageOcr) -> bool:

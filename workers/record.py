@@ -21,6 +21,7 @@ from mailroom.core.domain import (
     CaseMatch,
     DocumentInput,
     Extraction,
+    PageLayout,
     Recognized,
     RoutingResult,
 )
@@ -141,9 +142,27 @@ def _pages(recognized: Recognized, image_keys: list[str]) -> list[dict[str, Any]
             "text": ocr.text,
             "image_key": key,
             "low_confidence_regions": [_box(b) for b in ocr.low_confidence_regions],
+            "layout": layout_values(ocr.layout),
         }
         for page, ocr, key in pairs
     ]
+
+
+def layout_values(layout: PageLayout | None) -> dict[str, Any] | None:
+    """A page's layout as stored: blocks in reading order, boxes in page pixels."""
+    if layout is None:
+        return None
+    return {
+        "dpi": layout.dpi,
+        "blocks": [
+            {
+                "kind": block.kind,
+                "box": _box(block.box),
+                "lines": [{"text": line.text, "box": _box(line.box)} for line in block.lines],
+            }
+            for block in layout.blocks
+        ],
+    }
 
 
 def _decision(routing: RoutingResult) -> dict[str, Any]:
@@ -212,6 +231,9 @@ def _metadata(
         "Stapel": doc.batch,
         "Seitenzahl": len(recognized.results),
         "LeereSeiten": [p.number for p in recognized.pages if p.blank],
+        "Seitenlayout": [
+            {"Seite": r.number, "Layout": layout_values(r.layout)} for r in recognized.results
+        ],
         "OCR": {
             "Engine": ocr.engine,
             "Version": ocr.version,

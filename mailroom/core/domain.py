@@ -55,6 +55,57 @@ class Word:
     line: int = 0  # running line number on the page
 
 
+#: What a block of a letter page is (DIN 5008 zones; ``other`` when nothing fits).
+BlockKind = Literal[
+    "letterhead",  # Briefkopf: the sender's name, address, contact lines
+    "return_address",  # Rücksendeangabe: the small sender line above the address field
+    "address",  # Anschriftfeld: the recipient
+    "info",  # Informationsblock / Bezugszeichen: Ihr Zeichen, Unser Zeichen, Datum, ...
+    "date",  # the date line (Ort, Datum)
+    "subject",  # Betreff
+    "body",  # salutation and text
+    "closing",  # Grußformel
+    "signature",  # the typed name(s) and function below the closing
+    "enclosures",  # Anlagen, Verteiler
+    "footer",  # Geschäftsangaben: bank details, register entries, board
+    "other",
+]
+
+
+@dataclass(frozen=True)
+class LayoutLine:
+    """One text line of a block: its words joined by spaces, and its box (page pixels)."""
+
+    text: str
+    box: Box
+
+
+@dataclass(frozen=True)
+class LayoutBlock:
+    """One block of a page (address field, information block, a paragraph, ...)."""
+
+    kind: BlockKind
+    box: Box  # page pixels of the prepared page
+    lines: tuple[LayoutLine, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """The blocks of one page in reading order; the page text follows them."""
+
+    blocks: tuple[LayoutBlock, ...] = ()
+    dpi: int = 300
+
+    @property
+    def text(self) -> str:
+        """Blocks separated by a blank line, lines by a line break."""
+        return "\n\n".join(block.text for block in self.blocks)
+
+
 @dataclass
 class PageOcr:
     """Tesseract's result for one page."""
@@ -68,6 +119,8 @@ class PageOcr:
     #: The part of the page that PDF covers (page pixels); None: the whole page.
     pdf_box: Box | None = None
     low_confidence_regions: list[Box] = field(default_factory=list)
+    #: The page's blocks in reading order (:mod:`workers.layout`); None: not analysed.
+    layout: PageLayout | None = None
     engine: str = ""  # e.g. "tesseract 5.3.0 (deu)"
     seconds: float = 0.0
 

@@ -49,6 +49,7 @@ EXPECTED_METADATA = {
     "Stapel",
     "Seitenzahl",
     "LeereSeiten",
+    "Seitenlayout",
     "OCR",
     "Referenzen",
     "Klassifikation",

@@ -114,6 +114,10 @@ def test_letter_quoting_a_known_aktenzeichen_lands_in_that_case(
         assert doc.department_id == ctx.fileplan.unit(CASE_UNIT).department
         assert doc.page_count == 2 and len(doc.pages) == 2
         assert "Verdienstbescheinigung" in str(doc.text)
+        first = min(doc.pages, key=lambda p: p.number).layout
+        assert first is not None
+        address = [b for b in first["blocks"] if b["kind"] == "address"]
+        assert address and "Stadt Wuppertal" in address[0]["lines"][0]["text"]
         assert doc.letter_date is not None and doc.letter_date.isoformat() == "2024-03-12"
         keys = doc.objects
         assert keys is not None
@@ -122,6 +126,8 @@ def test_letter_quoting_a_known_aktenzeichen_lands_in_that_case(
     meta = json.loads(ctx.store.get(keys["metadata"]))
     assert meta["Vorgang"]["Aktenzeichen"] == CASE_REF
     assert meta["Aktenplaneinheit"]["Kennzeichen"] == CASE_UNIT
+    assert [p["Seite"] for p in meta["Seitenlayout"]] == [1, 2]
+    assert meta["Seitenlayout"][0]["Layout"]["blocks"][0]["lines"]
     headers = ctx.store.stat(keys["pdf"]).metadata
     assert headers["case"] == CASE_REF and headers["fileplan-unit"] == CASE_UNIT
 

@@ -226,6 +226,9 @@ class Page(Base):
     image_key: Mapped[str | None] = mapped_column(String(500))
     #: Boxes (x, y, w, h in page pixels) of words recognised with low confidence.
     low_confidence_regions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: The page's blocks in reading order (kind, box, lines; see ``workers.record``);
+    #: None for pages processed before the layout was kept.
+    layout: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     document: Mapped[Document] = relationship(back_populates="pages")
 
