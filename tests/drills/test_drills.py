@@ -1,8 +1,9 @@
 """The fault drills' short subset, in ``.ci/run``: real ``mailroom up`` processes, real
 letters, private RabbitMQ, PostgreSQL and S3 (:mod:`benchmarks.drills`).
 
-Worker killed mid-letter, watcher killed between upload and publish, malformed queue
-messages (both deployments); broker crash, database crash, object store crash (services).
+Worker killed mid-letter (both deployments); watcher killed between upload and publish,
+malformed queue messages (embedded; on RabbitMQ in ``tests/integration``); broker crash,
+database crash, object store crash (services).
 Each must end with every letter finished, none lost or duplicated, no orphan original, no
 process dead for good, and the last letter done within a minute of the fault's end.
 The two deployments run side by side; the drills mostly wait (outages, leases, sweeps).
