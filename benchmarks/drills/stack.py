@@ -22,7 +22,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from benchmarks.drills.services import (
     S3_ACCESS_KEY,
@@ -259,7 +258,3 @@ def run_cli(mailroom: Mailroom, *args: str, timeout: float = 60) -> tuple[int, s
         timeout=timeout,
     )
     return result.returncode, result.stdout + result.stderr, time.monotonic() - started
-
-
-def settings_value(mailroom: Mailroom, name: str) -> Any:
-    return getattr(mailroom.settings(), name)
