@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up mailroom on this machine: system packages (Tesseract with German, Poppler),
+# Set up mailroom on this machine: system packages (Tesseract with German, Poppler, the
+# German word list that checks OCR plausibility),
 # a Python virtual environment in .venv and the project in it.
 #   scripts/setup.sh          to run mailroom
 #   scripts/setup.sh --test   also the test tools (pytest, ruff, mypy, S3 server, Chromium)
@@ -8,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-apt_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core)
+apt_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core wngerman)
 for arg in "$@"; do
   case "$arg" in
     # The fault drills (tests/drills, benchmarks/drills) start private RabbitMQ and

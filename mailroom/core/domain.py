@@ -106,6 +106,24 @@ class PageLayout:
         return "\n\n".join(block.text for block in self.blocks)
 
 
+#: Handwriting on a page or in a document (Handschrift): ``letter`` - the text is written by
+#: hand; ``notes`` - printed, with handwritten notes beside signatures; None - none found.
+Handwritten = Literal["letter", "notes"]
+#: What a handwritten region is: running text, a note on a printed page, a signature.
+HandKind = Literal["text", "note", "signature"]
+#: How the page's orientation was settled: None - the first reading was plausible;
+#: ``kept`` - other orientations were tried and read worse; ``corrected`` - one read better.
+OrientationCheck = Literal["kept", "corrected"]
+
+
+@dataclass(frozen=True)
+class HandRegion:
+    """A region of handwriting on the prepared page."""
+
+    box: Box
+    kind: HandKind
+
+
 @dataclass
 class PageOcr:
     """Tesseract's result for one page."""
@@ -123,6 +141,13 @@ class PageOcr:
     layout: PageLayout | None = None
     engine: str = ""  # e.g. "tesseract 5.3.0 (deu)"
     seconds: float = 0.0
+    #: Share (0..1) of the page's words found in the German dictionary; None: no words.
+    dictionary_share: float | None = None
+    orientation_check: OrientationCheck | None = None
+    #: True when a second, differently prepared pass read the page (its first was poor).
+    second_pass: bool = False
+    handwritten: Handwritten | None = None
+    handwriting: list[HandRegion] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -214,6 +239,20 @@ class Recognized:
     @property
     def text(self) -> str:
         return "\n\n".join(r.text for r in self.results if r.text)
+
+    @property
+    def handwritten(self) -> Handwritten | None:
+        """``letter`` when most pages with text are handwritten; ``notes`` when any page has
+        handwriting besides signatures; else None."""
+        read = [r for r in self.results if r.confidence is not None]
+        if read and 2 * sum(r.handwritten == "letter" for r in read) >= len(read):
+            return "letter"
+        return "notes" if any(r.handwritten for r in read) else None
+
+    @property
+    def blank_pages(self) -> list[int]:
+        """Numbers of the pages found blank (not recognised)."""
+        return [p.number for p in self.pages if p.blank]
 
     @property
     def mean_confidence(self) -> float | None:
