@@ -21,6 +21,7 @@ from mailroom.core.domain import (
     CaseMatch,
     DocumentInput,
     Extraction,
+    HandRegion,
     PageLayout,
     Recognized,
     RoutingResult,
@@ -115,6 +116,7 @@ def _columns(
             for r in recognized.results
             for b in r.low_confidence_regions
         ],
+        "handwritten": recognized.handwritten,
         "department_id": routing.department_id,
         "unit_code": routing.unit_code,
         "case_id": routing.case_id,
@@ -143,9 +145,19 @@ def _pages(recognized: Recognized, image_keys: list[str]) -> list[dict[str, Any]
             "image_key": key,
             "low_confidence_regions": [_box(b) for b in ocr.low_confidence_regions],
             "layout": layout_values(ocr.layout),
+            "handwritten": ocr.handwritten,
+            "handwriting": handwriting_values(ocr.handwriting),
+            "orientation_check": ocr.orientation_check,
+            "second_pass": ocr.second_pass,
+            "dictionary_share": ocr.dictionary_share,
         }
         for page, ocr, key in pairs
     ]
+
+
+def handwriting_values(regions: list[HandRegion]) -> list[dict[str, Any]]:
+    """A page's handwritten regions as stored: kind and box in page pixels."""
+    return [{"kind": region.kind, "box": _box(region.box)} for region in regions]
 
 
 def layout_values(layout: PageLayout | None) -> dict[str, Any] | None:
@@ -234,6 +246,8 @@ def _metadata(
         "Seitenlayout": [
             {"Seite": r.number, "Layout": layout_values(r.layout)} for r in recognized.results
         ],
+        "Handschrift": recognized.handwritten,
+        "Seiten": _page_metadata(recognized),
         "OCR": {
             "Engine": ocr.engine,
             "Version": ocr.version,
@@ -251,3 +265,24 @@ def _metadata(
         },
         "Objekte": objects,
     }
+
+
+def _page_metadata(recognized: Recognized) -> list[dict[str, Any]]:
+    """Per page: how it was read (turned, deskewed, checked, a second pass) and handwriting."""
+    return [
+        {
+            "Seite": page.number,
+            "Drehung": page.rotation,
+            "Schraeglage": round(page.skew_degrees, 2),
+            "Leer": page.blank,
+            "Konfidenz": ocr.confidence,
+            "Ausrichtungspruefung": ocr.orientation_check,
+            "ZweiterDurchgang": ocr.second_pass,
+            "Woerterbuchanteil": ocr.dictionary_share,
+            "Handschrift": ocr.handwritten,
+            "Handschriftbereiche": [
+                {"Art": region.kind, "Box": _box(region.box)} for region in ocr.handwriting
+            ],
+        }
+        for page, ocr in zip(recognized.pages, recognized.results, strict=True)
+    ]

@@ -115,6 +115,9 @@ def document_summary(ctx: AppContext, document_id: str, file: str) -> dict[str, 
             "reason": doc.state_reason,
             "duplicate_of": doc.duplicate_of,
             "pages": doc.page_count,
+            "handwritten": doc.handwritten,
+            "blank_pages": [page.number for page in doc.pages if page.blank],
+            "page_details": [page_summary(page) for page in doc.pages],
             "text": doc.text,
             "department": doc.department_id,
             "unit": doc.unit_code,
@@ -125,6 +128,25 @@ def document_summary(ctx: AppContext, document_id: str, file: str) -> dict[str, 
             "reasons": doc.reasons or [],
             "objects": doc.objects or ({"original": doc.original_key} if doc.original_key else {}),
         }
+
+
+def page_summary(page: models.Page) -> dict[str, Any]:
+    """One page of :func:`document_summary`: how it was read, its handwriting and blocks."""
+    layout = page.layout or {}
+    return {
+        "number": page.number,
+        "rotation": page.rotation,
+        "skew": round(page.skew_degrees, 2),
+        "confidence": page.ocr_confidence,
+        "blank": page.blank,
+        "orientation_check": page.orientation_check,
+        "second_pass": bool(page.second_pass),
+        "handwritten": page.handwritten,
+        "handwriting": page.handwriting or [],
+        "layout": [
+            {"kind": block["kind"], "box": block["box"]} for block in layout.get("blocks", [])
+        ],
+    }
 
 
 def _print_summary(out: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """The worker pipeline: an explicit, ordered list of small stages.
 
     load original -> rasterize -> preprocess + OCR -> extract -> match case -> classify
-    -> store products -> DMS record -> metadata.json
+    -> handwritten letters (auto only on printed evidence) -> store products -> DMS record
+    -> metadata.json
 
 Each stage takes values (``mailroom.core.domain``, the file plan, an engine, a store) and
 returns values; none touches the database. :mod:`mailroom.runtime.processor` loads the
@@ -27,6 +28,7 @@ from typing import Any
 
 from classifiers.cases import CaseIndex
 from classifiers.extract import extract
+from classifiers.printed_evidence import check_handwritten_letter, printed_text
 from classifiers.router import Router
 from config.fileplan import FilePlan
 from config.settings import Settings
@@ -149,6 +151,21 @@ def classify_stage(
     return router.route(text, extraction, case_match)
 
 
+def handwriting_stage(
+    recognized: Recognized,
+    case_match: CaseMatch,
+    routing: RoutingResult,
+    fileplan: FilePlan,
+    index: CaseIndex,
+) -> RoutingResult:
+    """A handwritten letter keeps ``auto`` only when its printed text alone bears it out."""
+    if recognized.handwritten != "letter" or routing.decision != "auto":
+        return routing
+    printed = extract_stage(printed_text(recognized.results), fileplan)
+    printed_match = match_case_stage(printed, index)
+    return check_handwritten_letter(routing, case_match, printed, printed_match, fileplan)
+
+
 def store_stage(
     doc: DocumentInput,
     recognized: Recognized,
@@ -186,8 +203,10 @@ def run_pipeline(
     recognized = recognize_stage(pages, ctx.ocr, heartbeat)
     text = recognized.text
     extraction = extract_stage(text, ctx.fileplan)
-    case_match = match_case_stage(extraction, ctx.cases.current())
+    cases = ctx.cases.current()
+    case_match = match_case_stage(extraction, cases)
     routing = classify_stage(text, extraction, case_match, ctx.registry.router())
+    routing = handwriting_stage(recognized, case_match, routing, ctx.fileplan, cases)
     record = store_stage(
         doc, recognized, extraction, case_match, routing,
         store=ctx.store, fileplan=ctx.fileplan, ocr=_ocr_info(recognized, ctx),

@@ -29,6 +29,9 @@ STATE_LABELS = {
     "quarantined": "Quarantäne",
     "duplicate": "Duplikat",
 }
+#: Handschrift on a document (``documents.handwritten``) and a page region's kind.
+HANDWRITTEN_LABELS = {"letter": "Handschriftlicher Brief", "notes": "Handschriftliche Notizen"}
+HAND_KIND_LABELS = {"text": "Handschrift", "note": "Notiz", "signature": "Unterschrift"}
 ROLE_LABELS = {"operator": "Leitstand", "clerk": "Sachbearbeitung", "admin": "Verwaltung"}
 
 
@@ -75,6 +78,8 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = format_percent
     env.filters["state"] = lambda s: STATE_LABELS.get(str(s), str(s))
     env.filters["role"] = lambda r: ROLE_LABELS.get(str(r), str(r))
+    env.filters["handwritten"] = lambda h: HANDWRITTEN_LABELS.get(str(h), str(h))
+    env.filters["hand_kind"] = lambda k: HAND_KIND_LABELS.get(str(k), str(k))
     env.filters["original_status"] = lambda s: ORIGINAL_STATUS_LABELS.get(str(s), str(s))
     return env
 

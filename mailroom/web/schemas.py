@@ -39,6 +39,13 @@ class AlternativeOut(BaseModel):
     probability: float | None = None
 
 
+class HandRegionOut(BaseModel):
+    """A handwritten region of a page: ``text``, ``note`` or ``signature``, box x, y, w, h."""
+
+    kind: str
+    box: list[int]
+
+
 class PageOut(BaseModel):
     number: int
     width: int
@@ -46,6 +53,8 @@ class PageOut(BaseModel):
     ocr_confidence: float | None
     low_confidence_regions: list[list[int]]
     image_url: str | None
+    handwritten: str | None = None
+    handwriting: list[HandRegionOut] = []
 
 
 class DocumentSummary(BaseModel):
@@ -65,6 +74,8 @@ class DocumentSummary(BaseModel):
     aktenzeichen: str | None
     confidence: float | None
     decision: str | None
+    #: Handschrift: ``letter`` (written by hand), ``notes`` (handwritten notes) or None.
+    handwritten: str | None = None
 
     @classmethod
     def of(cls, doc: Document) -> DocumentSummary:
@@ -83,6 +94,7 @@ class DocumentSummary(BaseModel):
             aktenzeichen=doc.case.aktenzeichen if doc.case is not None else None,
             confidence=doc.confidence,
             decision=doc.decision,
+            handwritten=doc.handwritten,
         )
 
 
@@ -132,6 +144,12 @@ class DocumentDetail(DocumentSummary):
                         list(map(int, b)) for b in p.low_confidence_regions or []
                     ],
                     image_url=f"{base}/pages/{p.number}" if p.image_key else None,
+                    handwritten=p.handwritten,
+                    handwriting=[
+                        HandRegionOut.model_validate(r)
+                        for r in p.handwriting or []
+                        if isinstance(r, dict)
+                    ],
                 )
                 for p in doc.pages
             ],

@@ -80,8 +80,21 @@ def test_process_prints_one_json_object_per_document(tmp_path: Path) -> None:
         "decision",
         "alternatives",
         "objects",
+        "handwritten",
+        "blank_pages",
+        "page_details",
     }
     assert first["file"] == str(letter) and first["pages"] == 2
+    assert first["handwritten"] is None and first["blank_pages"] == []
+    details = first["page_details"]
+    assert [p["number"] for p in details] == [1, 2]
+    assert set(details[0]) >= {
+        "rotation", "skew", "confidence", "blank", "orientation_check", "second_pass",
+        "handwritten", "layout",
+    }  # fmt: skip
+    assert details[0]["confidence"] > 50 and details[0]["blank"] is False
+    blocks = details[0]["layout"]
+    assert any(block["kind"] == "address" and len(block["box"]) == 4 for block in blocks)
     assert first["case"] == CASE_REF and first["decision"] == "auto"
     assert "Elterngeld" in first["text"]
     assert set(first["objects"]) == {"original", "pdf", "text", "metadata", "pages", "words"}

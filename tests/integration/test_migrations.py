@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.orm import Session
 
 from mailroom.infra.db.database import Database, alembic_config
-from mailroom.infra.db.models import Base, Document, ScanLine, UTCDateTime
+from mailroom.infra.db.models import Base, ScanLine, UTCDateTime
 
 INITIAL = "32ca3d46ae46"
 
@@ -55,17 +55,15 @@ def test_upgrade_gives_earlier_requests_their_department_and_downgrade_works(db_
             )
             session.add(ScanLine(id="scan-1", name="Scanstraße 1", hot_folder="scan-1"))
             session.flush()
-            session.add(
-                Document(
-                    id="d" * 32,
-                    scan_line_id="scan-1",
-                    source_name="brief.pdf",
-                    sha256="0" * 64,
-                    size_bytes=1,
-                    media_type="application/pdf",
-                    state="routed",
-                    department_id="402",
-                )
+            # Core again: the model's documents table has columns added later.
+            session.execute(
+                sa.text(
+                    "INSERT INTO documents (id, scan_line_id, source_name, sha256, size_bytes,"
+                    " media_type, state, attempts, received_at, updated_at, department_id)"
+                    " VALUES (:id, 'scan-1', 'brief.pdf', :sha, 1, 'application/pdf', 'routed',"
+                    " 0, :now, :now, '402')"
+                ),
+                {"id": "d" * 32, "sha": "0" * 64, "now": datetime.now(UTC)},
             )
             session.commit()
         before = sa.table(
@@ -201,3 +199,49 @@ def _old_thresholds_and_a_case(conn: sa.Connection, created: datetime) -> None:
             created_by="import",
         )
     )
+
+
+BEFORE_HANDWRITING = "5e1c2b7d9a40"
+
+
+def test_pages_read_before_the_handwriting_columns_keep_them_empty(db_url: str):
+    cfg = alembic_config(db_url)
+    command.upgrade(cfg, BEFORE_HANDWRITING)
+    engine = sa.create_engine(db_url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO scan_lines VALUES ('scan-1', 'Scan 1', 'scan-1')"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO documents (id, scan_line_id, source_name, sha256, size_bytes,"
+                    " media_type, state, attempts, received_at, updated_at)"
+                    " VALUES (:id, 'scan-1', 'b.pdf', :sha, 1, 'application/pdf', 'routed', 0,"
+                    " :now, :now)"
+                ),
+                {"id": "d" * 32, "sha": "0" * 64, "now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO pages (document_id, number, width, height, rotation,"
+                    " skew_degrees, blank, text, low_confidence_regions)"
+                    " VALUES (:id, 1, 10, 10, 0, 0.0, :no, '', '[]')"
+                ),
+                {"id": "d" * 32, "no": False},
+            )
+        engine.dispose()
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            page = conn.execute(
+                sa.text(
+                    "SELECT handwritten, handwriting, orientation_check, second_pass,"
+                    " dictionary_share FROM pages"
+                )
+            ).one()
+            flag = conn.execute(sa.text("SELECT handwritten FROM documents")).scalar_one()
+        assert tuple(page) == (None, None, None, False, None) and flag is None
+        engine.dispose()
+        command.downgrade(cfg, BEFORE_HANDWRITING)
+        command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

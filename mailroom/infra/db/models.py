@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -182,6 +183,7 @@ class Document(Base):
     letter_date: Mapped[date | None] = mapped_column(Date)
     extraction: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     low_confidence_regions: Mapped[list[Any] | None] = mapped_column(JSON)
+    handwritten: Mapped[str | None] = mapped_column(String(10))
 
     department_id: Mapped[str | None] = mapped_column(ForeignKey("departments.id"), index=True)
     unit_code: Mapped[str | None] = mapped_column(ForeignKey("fileplan_units.code"))
@@ -229,6 +231,12 @@ class Page(Base):
     #: The page's blocks in reading order (kind, box, lines; see ``workers.record``);
     #: None for pages processed before the layout was kept.
     layout: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: As on ``PageOcr``; ``handwriting`` holds the regions as {"kind", "box"}.
+    handwritten: Mapped[str | None] = mapped_column(String(10))
+    handwriting: Mapped[list[Any] | None] = mapped_column(JSON)
+    orientation_check: Mapped[str | None] = mapped_column(String(10))
+    second_pass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    dictionary_share: Mapped[float | None] = mapped_column(Float)
 
     document: Mapped[Document] = relationship(back_populates="pages")
 

@@ -23,7 +23,7 @@ function startLiveRefresh() {
   window.setInterval(refresh, interval);
 }
 
-// Document view: zoom the page images and toggle the low-confidence marks.
+// Document view: zoom the page images and toggle the low-confidence and handwriting marks.
 function startZoom() {
   const scroller = document.querySelector(".page-scroll");
   if (!scroller) return;
@@ -41,10 +41,13 @@ function startZoom() {
       scroller.style.setProperty("--zoom", String(zoom));
     });
   });
-  const toggle = document.querySelector("[data-toggle-regions]");
-  if (toggle) {
-    toggle.addEventListener("change", () => scroller.classList.toggle("hide-regions", !toggle.checked));
-  }
+  // Low-confidence marks and handwritten regions each have their own checkbox.
+  [["[data-toggle-regions]", "hide-regions"], ["[data-toggle-hand]", "hide-hand"]].forEach(([selector, hidden]) => {
+    const toggle = document.querySelector(selector);
+    if (toggle) {
+      toggle.addEventListener("change", () => scroller.classList.toggle(hidden, !toggle.checked));
+    }
+  });
 }
 
 // Department picker submits its form when changed.
