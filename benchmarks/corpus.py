@@ -7,6 +7,13 @@ has a dark scanner border and, mostly, punch holes). The ground truth is
 the exact printed text of the page, line by line: the incoming-mail stamp (printed, above the
 letter) first, then the letter. Handwritten notes are scribbles, not text; a reader should
 output nothing for them (they are what ``low_confidence_regions`` flags).
+
+``make_reading_corpus(n, seed)`` is the wider corpus of the reading benchmark
+(``benchmarks/reading.py``): DIN 5008 letters of many kinds (:mod:`mailroom.demo.layouts`:
+form A/B, letterhead left/centred/right in colour or grey, information block right,
+footer columns; sans, serif, mono and narrow fonts; whole letters in handwriting fonts,
+printed letters with handwritten notes) at four degradation levels. Its truth follows the
+dev set's convention: blocks in reading order, no stamps, notes or signatures.
 """
 
 from __future__ import annotations
@@ -16,9 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from mailroom.core.domain import GrayImage
+from mailroom.core.domain import GrayImage, Handwritten
 from mailroom.core.errors import ConfigurationError
-from mailroom.demo.scan import degrade, layout_lines, render_page, stamp_lines
+from mailroom.demo.fonts import require_fonts
+from mailroom.demo.layouts import render_din_letter
+from mailroom.demo.scan import (
+    degrade,
+    degrade_colour,
+    jpeg_bytes,
+    layout_lines,
+    png_bytes,
+    render_page,
+    stamp_lines,
+)
 
 _FIRST = ["Anna", "Jürgen", "Sabine", "Mehmet", "Katharina", "Björn", "Özlem", "Günter", "Maria"]
 _LAST = ["Müller", "Schäfer", "Weiß", "Yılmaz", "Hoffmann", "Krüger", "Schröder", "Becker"]
@@ -187,6 +204,104 @@ def corpus_page(
     # The stamp is printed text on the page: a reader should read it (it is on top).
     stamp = stamp_lines(page_seed) if settings["stamp"] else []
     return image, "\n".join(stamp + layout_lines(lines, seed=page_seed))
+
+
+# --- DIN 5008 letters of many kinds (the reading benchmark) -----------------------------
+
+LEVELS = ("clean", "light", "medium", "heavy")
+
+
+@dataclass(frozen=True)
+class ReadingPage:
+    """One scanned DIN letter of the reading corpus and the truth about it."""
+
+    data: bytes  # the file as a scan line delivers it: PNG (grey) or JPEG (colour)
+    truth: str  # blocks in reading order, as in the dev set
+    level: str  # clean / light / medium / heavy
+    handwritten: Handwritten | None  # "letter", "notes" or None
+    font: str
+    form: str  # DIN form "A"/"B", or "hand"
+    rotation: int  # what PreparedPage.rotation must be to make the page upright
+    colour: bool  # a colour scan
+    description: str
+
+
+def reading_degradation(level: str, rng: np.random.Generator) -> dict[str, Any]:
+    """``degrade`` settings of one level (heavy: strong blur, grain, JPEG, shadow, stamp)."""
+
+    def uniform(low: float, high: float) -> float:
+        return float(rng.uniform(low, high))
+
+    if level == "clean":
+        return {"skew": uniform(-0.5, 0.5)}
+    if level == "light":
+        return {"skew": uniform(-1, 1), "blur": uniform(0.4, 0.7) if rng.random() < 0.5 else 0,
+                "noise": uniform(0.04, 0.1), "jpeg_quality": int(rng.integers(70, 90)),
+                "background": None if rng.random() < 0.6 else "grey"}  # fmt: skip
+    if level == "medium":
+        return {"skew": uniform(-2.5, 2.5), "blur": uniform(0.7, 1.1),
+                "noise": uniform(0.12, 0.22), "jpeg_quality": int(rng.integers(50, 70)),
+                "background": ("grey", "uneven")[int(rng.integers(2))],
+                "stamp": bool(rng.random() < 0.4),
+                "border": uniform(2, 6) if rng.random() < 0.3 else 0.0}  # fmt: skip
+    return {"skew": uniform(-3, 3), "blur": uniform(1.1, 1.5), "noise": uniform(0.25, 0.35),
+            "jpeg_quality": int(rng.integers(30, 45)), "background": "uneven", "stamp": True,
+            "punch_holes": bool(rng.random() < 0.5)}  # fmt: skip
+
+
+def reading_kinds(n: int, seed: int = 0) -> list[Handwritten | None]:
+    """The handwriting label of each of ``n`` pages: 10 % "letter", 15 % "notes", shuffled."""
+    letters, notes = round(n * 0.1), round(n * 0.15)
+    kinds: list[Handwritten | None] = [None] * n
+    kinds[:letters] = ["letter"] * letters
+    kinds[letters : letters + notes] = ["notes"] * notes
+    order = np.random.default_rng([seed, 12]).permutation(n)
+    return [kinds[int(i)] for i in order]
+
+
+def reading_page(index: int, handwritten: Handwritten | None, seed: int = 0) -> ReadingPage:
+    """Page ``index`` of the reading corpus (rendered on its own: workers make their pages).
+
+    Every fourth page is clean, light, medium, heavy in turn; every fifth page (not heavy) is
+    turned 90/180/270 degrees; every second heavy page is an upright colour scan (JPEG).
+    """
+    rng = np.random.default_rng([seed, 11, index])
+    level = LEVELS[index % 4]
+    page_seed = int(rng.integers(1 << 30))
+    letter = render_din_letter(page_seed, handwritten=handwritten)
+    settings = reading_degradation(level, rng)
+    turned = (90, 180, 270)[(index // 5) % 3] if index % 5 == 1 and level != "heavy" else 0
+    colour = level == "heavy" and index % 8 == 3
+    if colour:
+        image = degrade_colour(letter.colour, skew=settings["skew"], blur=settings["blur"],
+                               noise=settings["noise"], uneven=True, stamp=True,
+                               seed=page_seed)  # fmt: skip
+        data = jpeg_bytes(image, quality=settings["jpeg_quality"])
+    else:
+        data = png_bytes(degrade(letter.image, rotate=turned, seed=page_seed, **settings))
+    kind = f"hand:{handwritten}" if handwritten else "printed"
+    return ReadingPage(
+        data, letter.truth, level, handwritten, letter.font, letter.form, (360 - turned) % 360,
+        colour, f"#{index} {level} {kind} form {letter.form} {letter.font}"
+        f"{' colour' if colour else ''} rot{turned} {_settings_text(settings)}",
+    )  # fmt: skip
+
+
+def make_reading_corpus(n: int = 120, seed: int = 0) -> list[ReadingPage]:
+    """``n`` DIN 5008 letter scans across the four levels, deterministic by ``seed``
+    (:func:`reading_page`); about 10 % are whole letters in a handwriting font and 15 %
+    printed letters with handwritten notes. A missing font fails here, naming its package.
+    """
+    require_fonts()
+    return [reading_page(i, kind, seed) for i, kind in enumerate(reading_kinds(n, seed))]
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in settings.items()
+        if v not in (None, False, 0, 0.0)
+    )
 
 
 # --- error rates -----------------------------------------------------------------------

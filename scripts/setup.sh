@@ -10,12 +10,17 @@ cd "$(dirname "$0")/.."
 
 extras=""
 apt_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core wngerman)
+# Fonts of the DIN sample letters (tests, benchmarks/reading.py): office fonts and
+# handwriting fonts (mailroom/demo/fonts.py names the package of every face).
+font_packages=(fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35 fonts-freefont-ttf
+  fonts-crosextra-carlito fonts-crosextra-caladea fonts-ebgaramond fonts-open-sans
+  fonts-femkeklaver fonts-kaushanscript fonts-kristi fonts-ecolier-court fonts-sjfonts fonts-klee)
 for arg in "$@"; do
   case "$arg" in
     # The fault drills (tests/drills, benchmarks/drills) start private RabbitMQ and
     # PostgreSQL servers of their own, from these packages.
-    --test) extras="${extras:+$extras,}dev"; apt_packages+=(chromium rabbitmq-server postgresql) ;;
-    --bench) extras="${extras:+$extras,}dev,bench"; apt_packages+=(chromium rabbitmq-server postgresql) ;;
+    --test) extras="${extras:+$extras,}dev"; apt_packages+=(chromium rabbitmq-server postgresql "${font_packages[@]}") ;;
+    --bench) extras="${extras:+$extras,}dev,bench"; apt_packages+=(chromium rabbitmq-server postgresql "${font_packages[@]}") ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -24,6 +24,8 @@ from mailroom.core.domain import GrayImage
 # and the benchmarks have always imported them from.
 from mailroom.demo.scanfiles import (
     DPI,
+    ColourImage,
+    jpeg_bytes,
     pdf_bytes,
     png_bytes,
     tiff_bytes,
@@ -36,6 +38,8 @@ __all__ = [
     "DPI",
     "EXAMPLE_LETTER",
     "degrade",
+    "degrade_colour",
+    "jpeg_bytes",
     "layout_lines",
     "pdf_bytes",
     "png_bytes",
@@ -325,3 +329,43 @@ def degrade(
     if rotate:
         out = np.ascontiguousarray(np.rot90(out, k=-rotate // 90))
     return out
+
+
+def degrade_colour(
+    image: ColourImage,
+    *,
+    skew: float = 0.0,
+    blur: float = 0,
+    noise: float = 0,
+    uneven: bool = False,
+    stamp: bool = False,
+    seed: int,
+) -> ColourImage:
+    """A colour scan of a clean RGB page: a red incoming-mail stamp, a fold's shadow,
+    skew, blur and grain (JPEG artefacts come from writing it with :func:`jpeg_bytes`).
+
+    The same knobs as :func:`degrade`; the stamp is the one ``degrade`` prints for ``seed``.
+    """
+    rng = np.random.default_rng([seed, 6])
+    h, w, _ = image.shape
+    out = image.astype(np.float32)
+    if stamp:
+        ink = 255 - _stamp(np.full((h, w), 255, dtype=np.uint8), seed).astype(np.float32)
+        out -= ink[:, :, None] * np.array([0.05, 0.7, 0.65], dtype=np.float32)
+    if uneven:
+        yy, xx = np.mgrid[0:h:8, 0:w:8].astype(np.float32)
+        dist = np.hypot(xx - rng.uniform(0, w), yy - rng.uniform(0, h)) / math.hypot(w, h)
+        small = 1 - 0.3 * dist * rng.uniform(0.8, 1.2)
+        out *= cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[:, :, None]
+    scan = np.clip(out, 0, 255).astype(np.uint8)
+    if skew:
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), skew, 1.0)
+        fill = tuple(int(v) for v in np.median(scan[:20, :], axis=(0, 1)))
+        scan = np.asarray(cv2.warpAffine(scan, matrix, (w, h), flags=cv2.INTER_LINEAR,
+                                         borderValue=fill), dtype=np.uint8)  # fmt: skip
+    if blur:
+        scan = np.asarray(cv2.GaussianBlur(scan, (0, 0), blur), dtype=np.uint8)
+    if noise:
+        grain = rng.normal(0, 40 * noise, (h, w, 1)) + rng.normal(0, 8 * noise, (h, w, 3))
+        scan = np.clip(scan.astype(np.float32) + grain, 0, 255).astype(np.uint8)
+    return scan

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 from pypdf import PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, NumberObject, StreamObject
@@ -19,6 +20,7 @@ from pypdf.generic import DictionaryObject, NameObject, NumberObject, StreamObje
 from mailroom.core.domain import GrayImage
 
 DPI = 300
+ColourImage = npt.NDArray[np.uint8]  # H x W x 3, RGB
 
 
 def _pil(image: GrayImage) -> Image.Image:
@@ -29,6 +31,13 @@ def png_bytes(image: GrayImage, *, dpi: int = DPI) -> bytes:
     """One page as PNG with its resolution recorded."""
     buffer = io.BytesIO()
     _pil(image).save(buffer, format="PNG", dpi=(dpi, dpi), compress_level=1)
+    return buffer.getvalue()
+
+
+def jpeg_bytes(image: GrayImage | ColourImage, *, quality: int = 85, dpi: int = DPI) -> bytes:
+    """One page, grey or colour (RGB), as JPEG with its resolution recorded."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality, dpi=(dpi, dpi))
     return buffer.getvalue()
 
 
