@@ -3,7 +3,7 @@ FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core wngerman \
+      tesseract-ocr tesseract-ocr-deu poppler-utils fonts-dejavu-core wngerman \
  && rm -rf /var/lib/apt/lists/*
 
 # Installed like the wheel (not editable), and the sources removed afterwards: the image

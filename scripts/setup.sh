@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-apt_packages=(tesseract-ocr tesseract-ocr-deu tesseract-ocr-osd poppler-utils fonts-dejavu-core wngerman)
+apt_packages=(tesseract-ocr tesseract-ocr-deu poppler-utils fonts-dejavu-core wngerman)
 # Fonts of the DIN sample letters (tests, benchmarks/reading.py): office fonts and
 # handwriting fonts (mailroom/demo/fonts.py names the package of every face).
 font_packages=(fonts-dejavu-extra fonts-liberation fonts-liberation2 fonts-urw-base35 fonts-freefont-ttf

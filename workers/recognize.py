@@ -1,16 +1,24 @@
-"""Stage *recognize*: OCR of one prepared page, with a safety net for orientation.
+"""Stage *recognize*: OCR of one prepared page, checked for plausibility, with its
+layout and handwriting.
 
-:func:`workers.preprocess.prepare_page` already turns pages upright with a cheap test, so
-Tesseract's orientation detection (OSD, ~0.5 s) is only paid when the first recognition
-looks wrong (low confidence or hardly any words): then OSD decides, the page is turned and
-recognised again, and the better of the two results is kept.
-
-Regions the engine could not read with confidence - handwritten notes, stamps - are
-flagged: low-confidence words, and ink that no recognised word covers.
-
-The page text is then composed from the page's layout (:mod:`workers.layout`): blocks in
-reading order, so that the address field and the information block beside it do not run
-into each other. An engine that gives no word boxes keeps its own text.
+1. The page is read once (Tesseract, psm 3) and its German word share taken
+   (:mod:`workers.plausibility`).
+2. **Orientation.** :func:`workers.preprocess.prepare_page` already turned the page with a
+   cheap test; a reading that is not plausible German (low confidence, few dictionary
+   words) has the other orientations tried on a middle square of the page
+   (:mod:`workers.orientation`), and the page is turned only when one reads clearly better.
+3. **Second pass.** A page still read poorly is prepared differently - contrast stretched
+   so that light and coloured print turns dark - and
+   read again; the reading with more confident German words is kept
+   (:func:`second_pass`, ``PageOcr.second_pass``).
+4. Regions the engine could not read with confidence - handwritten notes, stamps,
+   signatures - are found: low-confidence words, and ink that no recognised word covers.
+5. The page text is composed from the page's layout (:mod:`workers.layout`): blocks in
+   reading order, so that the address field and the information block beside it do not
+   run into each other. An engine that gives no word boxes keeps its own text.
+6. **Handwriting** (:mod:`workers.handwriting`): a page whose lines wander off a straight
+   baseline is written by hand (``handwritten = "letter"``, its blocks as ``text``
+   regions); unexplained ink that is no stamp is a signature or a note.
 """
 
 from __future__ import annotations
@@ -21,31 +29,98 @@ import cv2
 import numpy as np
 
 from mailroom.core.domain import Box, PageOcr, PreparedPage
-from mailroom.infra.tesseract import OcrEngine, OrientationDetector
+from mailroom.infra.tesseract import OcrEngine
+from workers.handwriting import hand_regions, page_features, written_by_hand
 from workers.layout import analyse_layout
-from workers.preprocess import content_box, turn
+from workers.orientation import Read, check_orientation, plausible
+from workers.plausibility import WordList, dictionary_share, german_letters, wordlist
 
-#: Below this mean word confidence a page is suspected to be turned (upright letters,
-#: even degraded ones, score 85-96; turned ones well below 60).
-SUSPECT_CONFIDENCE = 70.0
-SUSPECT_MIN_WORDS = 8
 #: Words below this confidence are flagged as regions to check.
 LOW_WORD_CONFIDENCE = 50.0
 _REGION_DPI = 50  # coarse grid for grouping uncovered ink into regions
 _MIN_REGION_MM2 = 60.0  # ignore specks: smaller than e.g. 10 mm x 6 mm is not a note
+#: A page read with less mean confidence or German word share than this is read a second
+#: time, prepared differently.
+POOR_CONFIDENCE = 80.0
+POOR_SHARE = 0.6
 
 
-def recognize_page(page: PreparedPage, engine: OcrEngine) -> tuple[PreparedPage, PageOcr]:
+def recognize_page(
+    page: PreparedPage, engine: OcrEngine, vocabulary: WordList | None = None
+) -> tuple[PreparedPage, PageOcr]:
     """Recognise ``page``; returns the page as finally read (maybe turned) and its OCR.
 
     Blank pages are not recognised: their result has empty text and confidence None.
+    ``vocabulary`` defaults to the system's German word list.
     """
     if page.blank:
         return page, PageOcr(number=page.number, text="", confidence=None, engine=engine.name)
-    result = engine.recognize(page)
-    if _suspect(result):
-        page, result = _retry_turned(page, result, engine)
-    return page, _with_layout(page, _flag_regions(page, result))
+    words = vocabulary if vocabulary is not None else wordlist()
+
+    def read(prepared: PreparedPage) -> PageOcr:
+        result = engine.recognize(prepared)
+        result.dictionary_share = dictionary_share(result.words, words)
+        return result
+
+    result = read(page)
+    if result.words and not plausible(result):
+        page, result = check_orientation(page, result, read, words)
+    if result.words and _poor(result):
+        page, result = second_pass(page, result, read, words)
+    result = _with_layout(page, _flag_regions(page, result))
+    if result.words:
+        _find_handwriting(page, result)
+    return page, result
+
+
+def _poor(result: PageOcr) -> bool:
+    return (result.confidence or 0.0) < POOR_CONFIDENCE or (
+        result.dictionary_share or 0.0
+    ) < POOR_SHARE
+
+
+def second_pass(
+    page: PreparedPage, first: PageOcr, read: Read, vocabulary: WordList
+) -> tuple[PreparedPage, PageOcr]:
+    """Read ``page`` again with its contrast stretched; keep the better reading."""
+    stretched = replace(page, image=stretch_contrast(page.image))
+    result = read(stretched)
+    result.seconds += first.seconds
+    first.seconds = result.seconds
+    if german_letters(result.words, vocabulary) <= german_letters(first.words, vocabulary):
+        return page, first
+    result.second_pass = True
+    result.orientation_check = first.orientation_check
+    return page, result
+
+
+def stretch_contrast(image: np.ndarray) -> np.ndarray:
+    """Light ink made dark: grey values stretched so that the darkest 1 % become black and
+    the paper (the 60th percentile) white, then darkened with a gamma of 2."""
+    low, paper = np.percentile(image[::4, ::4], (1, 60))
+    if paper - low < 10:
+        return image
+    scaled = np.clip((image.astype(np.float32) - low) / (paper - low), 0.0, 1.0)
+    return (np.power(scaled, 2.0) * 255).astype(np.uint8)
+
+
+def _find_handwriting(page: PreparedPage, result: PageOcr) -> None:
+    """Set ``handwritten`` and ``handwriting`` on ``result``."""
+    features = page_features(page.image, result.words, result.confidence, result.dictionary_share)
+    by_hand = written_by_hand(features)
+    result.handwriting = hand_regions(
+        page.image,
+        page.dpi,
+        features,
+        by_hand,
+        result.low_confidence_regions,
+        result.layout,
+        result.words,
+    )
+    if by_hand:
+        result.handwritten = "letter"
+    elif any(region.kind == "note" for region in result.handwriting):
+        result.handwritten = "notes"
 
 
 def _with_layout(page: PreparedPage, result: PageOcr) -> PageOcr:
@@ -56,42 +131,6 @@ def _with_layout(page: PreparedPage, result: PageOcr) -> PageOcr:
     result.layout = analyse_layout(result.words, width, height, page.dpi)
     result.text = result.layout.text
     return result
-
-
-def _suspect(result: PageOcr) -> bool:
-    confident = [w for w in result.words if w.confidence >= LOW_WORD_CONFIDENCE]
-    return (result.confidence or 0.0) < SUSPECT_CONFIDENCE or len(confident) < SUSPECT_MIN_WORDS
-
-
-def _quality(result: PageOcr) -> float:
-    """Characters read with confidence: a turned page yields few, an upright one many."""
-    return sum(len(w.text) * w.confidence for w in result.words if w.confidence >= 50) / 100
-
-
-def _retry_turned(
-    page: PreparedPage, first: PageOcr, engine: OcrEngine
-) -> tuple[PreparedPage, PageOcr]:
-    """Ask OSD how the page is turned (or try 180° without OSD) and keep the better read."""
-    turns = [180]
-    if isinstance(engine, OrientationDetector):
-        orientation = engine.detect_orientation(page.image, page.dpi)
-        if orientation is None or orientation.rotate == 0:
-            return page, first
-        turns = [orientation.rotate]
-    best_page, best = page, first
-    for degrees in turns:
-        image = turn(page.image, degrees // 90)
-        turned = replace(
-            page,
-            image=image,
-            rotation=(page.rotation + degrees) % 360,
-            content=content_box(image, page.dpi),
-        )
-        result = engine.recognize(turned)
-        result.seconds += first.seconds
-        if _quality(result) > _quality(best):
-            best_page, best = turned, result
-    return best_page, best
 
 
 def _flag_regions(page: PreparedPage, result: PageOcr) -> PageOcr:

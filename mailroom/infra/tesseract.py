@@ -20,14 +20,12 @@ import io
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import cv2
-import numpy as np
 import pytesseract
-from pytesseract import Output, TesseractError, TesseractNotFoundError
+from pytesseract import TesseractError, TesseractNotFoundError
 
 from mailroom.core.domain import Box, GrayImage, PageOcr, PreparedPage, Word
 from mailroom.core.errors import MissingDependencyError, OcrError, OcrTimeout
@@ -48,23 +46,6 @@ class OcrEngine(Protocol):
     def recognize(self, page: PreparedPage) -> PageOcr:
         """Text, words with boxes and confidences and, if the engine can, a one-page PDF."""
         ...
-
-
-@runtime_checkable
-class OrientationDetector(Protocol):
-    """An engine that can also tell how far a page is turned (orientation detection)."""
-
-    def detect_orientation(self, image: GrayImage, dpi: int) -> Orientation | None:
-        """The clockwise turn that makes the page upright, or None if it cannot tell."""
-        ...
-
-
-@dataclass(frozen=True)
-class Orientation:
-    """Result of Tesseract's orientation and script detection (OSD)."""
-
-    rotate: int  # degrees to turn the image clockwise so that it is upright
-    confidence: float
 
 
 def _tesseract(
@@ -196,43 +177,6 @@ class TesseractEngine:
             pdf_box=box,
             engine=self.name,
             seconds=time.perf_counter() - started,
-        )
-
-    def detect_orientation(self, image: GrayImage, dpi: int) -> Orientation | None:
-        """Tesseract's OSD (psm 0) on the page at about 150 dpi (half the cost of 300).
-
-        Returns None when Tesseract cannot tell (too few characters) or ``osd`` is missing.
-        """
-        if "osd" not in self.languages:
-            return None
-        small, small_dpi = image, dpi
-        if dpi > 200:
-            factor = 150 / dpi
-            small = np.asarray(
-                cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA),
-                dtype=np.uint8,
-            )
-            small_dpi = 150
-        with tempfile.TemporaryDirectory(prefix="mailroom-osd-") as tmp:
-            source = write_page_image(small, Path(tmp) / "page.tif", small_dpi)
-            try:
-                osd = pytesseract.image_to_osd(
-                    str(source),
-                    config=f"--dpi {small_dpi}",
-                    output_type=Output.DICT,
-                    timeout=self.timeout,
-                )
-            except TesseractError:
-                return None  # too few characters to tell
-            except RuntimeError as exc:
-                raise OcrTimeout(
-                    f"tesseract orientation detection took longer than {self.timeout:.0f} s",
-                    hint="raise MAILROOM_OCR_TIMEOUT_SECONDS or check the machine's load",
-                ) from exc
-        if "rotate" not in osd or "orientation_conf" not in osd:
-            return None
-        return Orientation(
-            rotate=int(osd["rotate"]) % 360, confidence=float(osd["orientation_conf"])
         )
 
 
