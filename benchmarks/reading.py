@@ -162,15 +162,17 @@ def detection(results: Result, kind: Handwritten) -> Row:
             "precision": share(flagged), "recall": share(actual)}  # fmt: skip
 
 
-def wrongly_turned(results: Result, *, upright_only: bool = False) -> int:
-    """Pages whose final rotation is not the truth (only pages that came in upright)."""
-    count = 0
+def wrongly_turned(results: Result, *, upright_only: bool = False) -> list[str]:
+    """Pages whose final rotation is not the truth (only pages that came in upright), as
+    ``name p<page>: <truth> -> <rotation>``."""
+    found = []
     for label, r in results:
         if label.rotations is None or len(label.rotations) != len(r.rotations):
             continue
-        for truth, got in zip(label.rotations, r.rotations, strict=True):
-            count += got != truth and (truth == 0 or not upright_only)
-    return count
+        for page, (truth, got) in enumerate(zip(label.rotations, r.rotations, strict=True)):
+            if got != truth and (truth == 0 or not upright_only):
+                found.append(f"{label.name.split(' ')[0]} p{page + 1}: {truth} -> {got}")
+    return found
 
 
 def figures(results: Result, wall: float) -> Row:
@@ -190,8 +192,9 @@ def figures(results: Result, wall: float) -> Row:
         "detect_notes": detection(results, "notes"),
         "printed_flagged_letter": share(r.handwritten == "letter" for _, r in printed),
         "orientation_corrected": sum(r.corrected for _, r in results),
-        "turned_wrongly": wrongly_turned(results),
-        "upright_turned": wrongly_turned(results, upright_only=True),
+        "turned_wrongly": len(wrongly_turned(results)),
+        "upright_turned": len(wrongly_turned(results, upright_only=True)),
+        "turned_wrongly_pages": wrongly_turned(results),
         "turned_pages": sum(t != 0 for label, _ in results for t in label.rotations or ()),
         "second_pass_pages": sum(r.second_passes for _, r in results),
         "seconds_per_page_wall": wall / pages,
@@ -235,6 +238,8 @@ def print_figures(title: str, f: Row) -> None:
           f"corrected {f['orientation_corrected']}; left turned wrongly {f['turned_wrongly']} "
           f"(of them upright pages turned: {f['upright_turned']}); second pass on "
           f"{f['second_pass_pages']} pages")  # fmt: skip
+    if f["turned_wrongly_pages"]:
+        print("turned wrongly (truth -> final rotation): " + "; ".join(f["turned_wrongly_pages"]))
     print(
         f"seconds per page: {f['seconds_per_page_wall']:.2f} wall clock, "
         f"{f['seconds_per_page_worker']:.2f} OCR in one worker"
