@@ -58,6 +58,15 @@ _CLOSING = re.compile(r"\bgr(ü|ue|u)(ß|ss)|\bhochachtungsvoll\b", re.IGNORECAS
 _SALUTATION = re.compile(r"^(sehr geehrte|liebe|lieber|hallo|guten tag)\b", re.IGNORECASE)
 _SUBJECT = re.compile(r"^betr(eff|\.)", re.IGNORECASE)
 _ENCLOSURES = re.compile(r"^(anlage|anlagen|verteiler)\b", re.IGNORECASE)
+#: The labels of a DIN 5008 information block (Bezugszeichen), which are often set without
+#: a colon ("Unser Zeichen  AB 12-345"). Contact labels (Telefon, E-Mail) are left out:
+#: the letterhead has those lines too.
+_INFO_LABEL = re.compile(
+    r"^(ihr(e)?\s+(zeichen|nachricht|schreiben|antrag)|unser(e)?\s+(zeichen|nachricht)"
+    r"|ansprechpartner(in)?\b|sachbearbeit(ung|er|erin)\b|bearbeiter(in)?\b|auskunft\b"
+    r"|durchwahl\b|zimmer\b|(akten|geschäfts|kassen)zeichen\b|kunden-?nummer\b|datum\b)",
+    re.IGNORECASE,
+)
 
 _HEADER_ORDER: dict[str, int] = {
     "letterhead": 0,
@@ -120,6 +129,13 @@ def in_footer(box: Box, page: PageGeometry) -> bool:
     return box.top >= page.height - FOOTER_ZONE_MM * page.dpi / MM_PER_INCH
 
 
+def labelled(text: str) -> bool:
+    """Whether a line reads like an information-block row: a label with a colon, or one of
+    DIN 5008's reference labels, which are often set without one ("Unser Zeichen  AB
+    12-345")."""
+    return ":" in text or _INFO_LABEL.match(text.strip()) is not None
+
+
 def is_date(text: str) -> bool:
     """Whether ``text`` holds a date (12.03.2026, 2026-03-12, 12. März 2026)."""
     return _DATE.search(text) is not None
@@ -176,7 +192,7 @@ def _split_letterhead_from_labels(drafts: list[Draft], page: PageGeometry) -> li
     """
     out: list[Draft] = []
     for d in drafts:
-        labels = [":" in line.text for line in d.lines]
+        labels = [labelled(line.text) for line in d.lines]
         first = labels.index(True) if True in labels else 0
         rest = labels[first:]
         if (
@@ -250,7 +266,7 @@ def _header_kind(d: Draft, after: bool, field: Box, page: PageGeometry) -> Block
     box = d.box
     if box.top + box.height < field.top - page.unit:
         return "letterhead"  # above the address field: the sender's letterhead
-    if box.top < field.top - page.unit and not any(":" in line.text for line in d.lines):
+    if box.top < field.top - page.unit and not any(labelled(line.text) for line in d.lines):
         return "letterhead"  # starts above it, and no labels: the letterhead set right
     if after and _date_line(d):
         return "date"

@@ -47,6 +47,7 @@ from workers.din5008 import (
     in_footer,
     in_information_zone,
     is_date,
+    labelled,
     name_blocks,
     union,
 )
@@ -332,7 +333,7 @@ def _information_block(block_rows: list[list[Segment]], box: Box, page: PageGeom
     """Rows that read like an information block: labels with values, or a date."""
     if not in_information_zone(box, page):
         return False
-    pairs = sum(len(row) >= 2 or ":" in _text(row) for row in block_rows)
+    pairs = sum(len(row) >= 2 or labelled(_text(row)) for row in block_rows)
     return 2 * pairs >= len(block_rows) or any(is_date(_text(row)) for row in block_rows)
 
 

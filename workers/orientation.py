@@ -92,7 +92,7 @@ def check_orientation(
     result = read(turned)
     result.seconds += first.seconds
     gain = german_letters(result.words, vocabulary) - german_letters(first.words, vocabulary)
-    if gain < 0 or (gain == 0 and not undecided):
+    if (undecided and gain < -TRIAL_MIN) or (not undecided and gain <= 0):
         return page, first
     result.orientation_check = "corrected"
     return turned, result

@@ -74,30 +74,35 @@ def wordlist(path: Path = DEFAULT_WORDLIST) -> WordList:
 
 
 def dictionary_share(words: Iterable[Word], vocabulary: WordList) -> float | None:
-    """Share of the read words (confidence >= READ_CONFIDENCE counts as read, the others
-    as not German) that are German; None when the page has no words at all."""
+    """Share of the read words that are German; None when the page has no words at all.
+
+    Words below READ_CONFIDENCE and words standing on end (:func:`standing`: read from a
+    text line that runs down the page) count as not German.
+    """
     known = counted = 0
     for word in words:
         verdict = vocabulary.known(word.text)
         if verdict is None:
             continue
         counted += 1
-        known += verdict and word.confidence >= READ_CONFIDENCE
+        known += verdict and word.confidence >= READ_CONFIDENCE and not standing(word)
     return known / counted if counted else None
 
 
-def german_letters(words: Iterable[Word], vocabulary: WordList) -> int:
-    """Letters in words read with confidence that are German: the measure to compare two
-    readings of the same part of a page (turned or not, prepared one way or another).
+def standing(word: Word) -> bool:
+    """A word of four or more letters whose box is taller than wide: Tesseract found its
+    line running down the page (it reads such lines too, turned), so the page is turned."""
+    return word.box.height > word.box.width and sum(ch.isalpha() for ch in word.text) >= 4
 
-    Only words lying across count: Tesseract finds text lines running down, too, and
-    reads them turned, so a page turned a quarter still yields German words - standing
-    upright, taller than wide.
+
+def german_letters(words: Iterable[Word], vocabulary: WordList) -> int:
+    """Letters in words read with confidence that are German and lie across the page: the
+    measure to compare two readings of the same part of a page (turned or not, prepared
+    one way or another). A page turned a quarter still yields German words, read from
+    lines running down - standing on end (:func:`standing`), which do not count.
     """
     return sum(
         len(w.text)
         for w in words
-        if w.confidence >= READ_CONFIDENCE
-        and w.box.width > w.box.height
-        and vocabulary.known(w.text)
+        if w.confidence >= READ_CONFIDENCE and not standing(w) and vocabulary.known(w.text)
     )
