@@ -9,7 +9,8 @@ dictionary words (:mod:`workers.plausibility`). A page that fails is tried in al
 orientations *cheaply*: only a square from the middle of its content (which still holds
 text whichever way the page is turned) is read, and each orientation is scored by the
 letters of confident German words. Only when another orientation reads clearly better is
-the whole page turned and read again, and the new reading is kept only if it is better
+the whole page turned, deskewed anew (the skew found before belonged to the wrong
+orientation) and read again, and the new reading is kept only if it is better
 than the first on the whole page too. The page records that the check ran
 (``orientation_check``: ``kept`` or ``corrected``).
 
@@ -27,7 +28,7 @@ from dataclasses import replace
 
 from mailroom.core.domain import Box, GrayImage, PageOcr, PreparedPage, Word
 from workers.plausibility import READ_CONFIDENCE, WordList, german_letters
-from workers.preprocess import content_box, turn
+from workers.preprocess import content_box, straighten, turn
 
 #: A first reading is plausible with at least this mean word confidence, this share of
 #: German words and this many confidently read words. Upright printed letters of the own
@@ -40,7 +41,7 @@ TRIAL_SIDE = 1200
 #: Another orientation wins when its German letters exceed the current one's by this
 #: factor and by at least TRIAL_MARGIN letters.
 TRIAL_FACTOR = 1.5
-TRIAL_MARGIN = 20
+TRIAL_MARGIN = 8
 #: With fewer German letters than this in every orientation the trial is undecided: the
 #: page goes back to the orientation it was scanned in, since nothing shows it is turned.
 TRIAL_MIN = 10
@@ -82,11 +83,12 @@ def check_orientation(
         best = (-page.rotation // 90) % 4  # nothing reads: back as it was scanned
     elif best == 0 or scores[best] < max(TRIAL_FACTOR * scores[0], scores[0] + TRIAL_MARGIN):
         return page, first
-    image = turn(page.image, best)
+    image, skew = straighten(turn(page.image, best), page.dpi)
     turned = replace(
         page,
         image=image,
         rotation=(page.rotation + 90 * best) % 360,
+        skew_degrees=round(page.skew_degrees + skew, 2),
         content=content_box(image, page.dpi),
     )
     result = read(turned)

@@ -90,9 +90,13 @@ def dictionary_share(words: Iterable[Word], vocabulary: WordList) -> float | Non
 
 
 def standing(word: Word) -> bool:
-    """A word of four or more letters whose box is taller than wide: Tesseract found its
-    line running down the page (it reads such lines too, turned), so the page is turned."""
-    return word.box.height > word.box.width and sum(ch.isalpha() for ch in word.text) >= 4
+    """A word standing on end: Tesseract found its line running down the page (it reads
+    such lines too, turned), so the page is turned. Its box is taller than wide - for
+    three letters, clearly so (an upright "ich" in a narrow face is nearly square)."""
+    letters = sum(ch.isalpha() for ch in word.text)
+    if letters < MIN_LETTERS:
+        return False
+    return word.box.height > word.box.width * (1.3 if letters == MIN_LETTERS else 1.0)
 
 
 def german_letters(words: Iterable[Word], vocabulary: WordList) -> int:

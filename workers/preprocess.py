@@ -111,6 +111,25 @@ def _prepare(page: PageImage, *, clean_edges: bool) -> PreparedPage:
     )
 
 
+def straighten(image: GrayImage, dpi: int) -> tuple[GrayImage, float]:
+    """Deskew a page already turned upright; returns it and the angle corrected.
+
+    For a page whose orientation was corrected after :func:`prepare_page`
+    (:mod:`workers.orientation`): the skew found then belonged to the wrong orientation.
+    """
+    small = _analysis_copy(image, dpi)
+    all_rows, all_cols = _ink_points(_ink_mask(small, _background(small)))
+    if len(all_rows) == 0:
+        return image, 0.0
+    rows, cols = _sample(all_rows, FINE_SAMPLE), _sample(all_cols, FINE_SAMPLE)
+    skew, _ = _search_skew(rows, cols, 0.0, MAX_SKEW, 0.5)
+    for step, span in ((0.1, 0.5), (0.02, 0.1)):
+        skew, _ = _search_skew(rows, cols, skew, span, step)
+    if abs(skew) < 0.05:
+        return image, 0.0
+    return rotate_exact(image, skew), skew
+
+
 def _u8(array: npt.NDArray[np.generic]) -> GrayImage:
     """OpenCV's results typed as the 8-bit page images they are (no copy)."""
     return np.asarray(array, dtype=np.uint8)
