@@ -29,6 +29,8 @@ from mailroom.core.domain import (
 #: The reason of a handwritten letter taken out of automatic routing (starts every such one).
 REVIEW_REASON = "Handschriftlicher Brief: Zuordnung hängt an handschriftlichem Text"
 KEPT = "steht im gedruckten Text – automatische Zuordnung bleibt"
+#: Said of a handwritten letter the router left for review anyway.
+HANDWRITTEN_REVIEW = "handschriftlicher Text, bitte Zuordnung prüfen"
 
 
 def printed_text(results: Sequence[PageOcr]) -> str:
@@ -81,10 +83,10 @@ def check_handwritten_letter(
 
     ``case_match`` is the match on the whole text, ``printed`` and ``printed_match`` what
     extraction and case matching found in :func:`printed_text` alone. A decision that is
-    ``review`` already comes back unchanged.
+    ``review`` already stays so, with a reason that the letter is handwritten.
     """
     if routing.decision != "auto":
-        return routing
+        return _kept(routing, HANDWRITTEN_REVIEW)
     if routing.case_id is not None:
         aktenzeichen = _aktenzeichen(case_match, routing.case_id)
         found = printed_match.case is not None and printed_match.case.case_id == routing.case_id

@@ -11,12 +11,14 @@ layout and handwriting.
    so that light and coloured print turns dark - and
    read again; the reading with more confident German words is kept
    (:func:`second_pass`, ``PageOcr.second_pass``).
-4. Regions the engine could not read with confidence - handwritten notes, stamps,
+4. Middle dots, en dashes and bullets that Tesseract misread are corrected from their ink
+   (:mod:`workers.punctuation`; the PDF's invisible text layer keeps Tesseract's reading).
+5. Regions the engine could not read with confidence - handwritten notes, stamps,
    signatures - are found: low-confidence words, and ink that no recognised word covers.
-5. The page text is composed from the page's layout (:mod:`workers.layout`): blocks in
+6. The page text is composed from the page's layout (:mod:`workers.layout`): blocks in
    reading order, so that the address field and the information block beside it do not
    run into each other. An engine that gives no word boxes keeps its own text.
-6. **Handwriting** (:mod:`workers.handwriting`): a page whose lines wander off a straight
+7. **Handwriting** (:mod:`workers.handwriting`): a page whose lines wander off a straight
    baseline is written by hand (``handwritten = "letter"``, its blocks as ``text``
    regions); unexplained ink that is no stamp is a signature or a note.
 """
@@ -34,6 +36,7 @@ from workers.handwriting import hand_regions, page_features, written_by_hand
 from workers.layout import analyse_layout
 from workers.orientation import Read, check_orientation, plausible
 from workers.plausibility import WordList, dictionary_share, german_letters, wordlist
+from workers.punctuation import fix_separators
 
 #: Words below this confidence are flagged as regions to check.
 LOW_WORD_CONFIDENCE = 50.0
@@ -67,6 +70,7 @@ def recognize_page(
         page, result = check_orientation(page, result, read, words)
     if result.words and _poor(result):
         page, result = second_pass(page, result, read, words)
+    result.words = fix_separators(page.image, result.words)
     result = _with_layout(page, _flag_regions(page, result))
     if result.words:
         _find_handwriting(page, result)

@@ -359,10 +359,13 @@ def render_din_letter(
     handwritten: Handwritten | None = None,
     firm: bool | None = None,
     style: LetterStyle | None = None,
+    content: LetterContent | None = None,
 ) -> RenderedLetter:
-    """One letter page of a kind drawn from ``seed`` (or the given ``style``)."""
+    """One letter page of a kind drawn from ``seed`` (or the given ``style``), with text
+    drawn from it too unless ``content`` is given."""
     rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
-    content = compose(rng.randrange(1 << 30), firm=False if handwritten == "letter" else firm)
+    drawn = compose(rng.randrange(1 << 30), firm=False if handwritten == "letter" else firm)
+    content = content or drawn
     if handwritten == "letter":
         page, truth, face = _handwritten(content, rng)
         form, coloured = "hand", True

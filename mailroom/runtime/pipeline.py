@@ -159,7 +159,7 @@ def handwriting_stage(
     index: CaseIndex,
 ) -> RoutingResult:
     """A handwritten letter keeps ``auto`` only when its printed text alone bears it out."""
-    if recognized.handwritten != "letter" or routing.decision != "auto":
+    if recognized.handwritten != "letter":
         return routing
     printed = extract_stage(printed_text(recognized.results), fileplan)
     printed_match = match_case_stage(printed, index)

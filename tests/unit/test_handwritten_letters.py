@@ -8,7 +8,12 @@ import numpy as np
 
 from classifiers.cases import CaseIndex, OpenCase
 from classifiers.extract import extract
-from classifiers.printed_evidence import REVIEW_REASON, check_handwritten_letter, printed_text
+from classifiers.printed_evidence import (
+    HANDWRITTEN_REVIEW,
+    REVIEW_REASON,
+    check_handwritten_letter,
+    printed_text,
+)
 from classifiers.router import make_coldstart_router
 from config.settings import Settings
 from mailroom.core.domain import (
@@ -112,11 +117,12 @@ def test_without_a_case_a_printed_reference_of_the_department_keeps_auto():
     assert routing.decision == "auto" and len(routing.reasons) == 1  # not changed in place
 
 
-def test_letters_with_handwritten_notes_only_and_review_decisions_are_left_alone():
+def test_letters_with_handwritten_notes_only_are_left_alone_and_reviews_say_why():
     notes = _page(PRINTED_HEAD, [*HANDWRITTEN_BODY[:1], "Ihr Zeichen: UV-3391/24"], hand="notes")
     before, after = _route(notes)
     assert after is before
     plan = fileplan()
     review = RoutingResult("209", "209.10", None, 0.4, "review", reasons=["Klärfall"])
     same = check_handwritten_letter(review, CaseMatch(), extract("", plan), CaseMatch(), plan)
-    assert same is review
+    assert same.decision == "review" and same.unit_code == "209.10"
+    assert same.reasons == ["Klärfall", f"Handschriftlicher Brief: {HANDWRITTEN_REVIEW}"]

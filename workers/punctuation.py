@@ -1,0 +1,125 @@
+"""Separators Tesseract misreads: the middle dot, the en dash and the bullet, from their ink.
+
+Letterheads, return-address lines and footers part their items with a middle dot
+("Neumarkt 10 · 42103 Wuppertal"), office names use an en dash ("Ordnungsamt –
+Sondernutzungen") and lists a bullet. Tesseract's German model hardly knows these: it
+reads a middle dot as "-", "»", "+" or ":", a bullet as "°" or "«", and every dash as a
+hyphen. Each of those is one character wrong, on nearly every line of a letterhead and
+footer, and "-" between two numbers makes "29 - 45127" look like a range.
+
+The glyph itself tells them apart. For every lone token made of such marks, the ink in its
+box is measured against the height of its line's words (ascender to descender):
+
+- a small round blob (about as high as wide, under :data:`MAX_DOT` line heights) is a
+  middle dot ``·`` - or a bullet ``•`` when it opens the line and is larger;
+- a flat bar is an en dash ``–`` when it is at least :data:`MIN_DASH` line heights long,
+  else a hyphen ``-``.
+
+A token whose ink fits neither (two marks run together, a stroke of a stamp) is left as
+read. A dot Tesseract glued to the word before it ("91-") is split off when the word's
+last ink shape stands apart and is a dot; a hyphen at a line's end stays (a flat bar).
+A corrected token gets at least :data:`KEPT_CONFIDENCE`: the layout drops tokens
+read below Tesseract's noise level, and the ink has just shown what it is.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from mailroom.core.domain import Box, GrayImage, Word
+from mailroom.infra.tesseract import NOISE_CONFIDENCE
+
+#: What Tesseract makes of a middle dot, a dash or a bullet (a token of at most two).
+LOOKALIKES = frozenset("-»«·•.:+*°~–—")
+#: Darker than this is ink (pages are background-normalised).
+INK = 150
+#: A blob at most this high (line heights) and between these width/height ratios is a dot.
+MAX_DOT = 0.3
+MAX_BULLET = 0.5
+DOT_RATIO = (0.5, 1.9)
+#: A bar at least this flat (width/height) is a dash; an en dash at least MIN_DASH long.
+BAR_RATIO = 2.5
+MIN_DASH = 0.4
+KEPT_CONFIDENCE = NOISE_CONFIDENCE + 30.0
+#: Marks Tesseract glues to the word before a middle dot ("91-", "mbB»").
+ATTACHED = frozenset("-»+·")
+
+
+def fix_separators(image: GrayImage, words: Sequence[Word]) -> list[Word]:
+    """``words`` with misread middle dots, en dashes and bullets corrected."""
+    heights: dict[int, list[int]] = {}
+    for word in words:
+        if sum(ch.isalpha() for ch in word.text) >= 3:
+            heights.setdefault(word.line, []).append(word.box.height)
+    fixed = []
+    previous_line = None
+    for word in words:
+        opens_line = word.line != previous_line
+        previous_line = word.line
+        line = heights.get(word.line)
+        if line and len(word.text) <= 2 and set(word.text) <= LOOKALIKES:
+            mark = _mark(image, word.box, statistics.median(line), opens_line)
+            if mark is not None and mark != word.text:
+                word = replace(word, text=mark, confidence=max(word.confidence, KEPT_CONFIDENCE))
+        elif line and len(word.text) > 2 and word.text[-1] in ATTACHED:
+            fixed += _split_attached(image, word, statistics.median(line))
+            continue
+        fixed.append(word)
+    return fixed
+
+
+def _split_attached(image: GrayImage, word: Word, line_height: float) -> list[Word]:
+    """A middle dot Tesseract glued to the word before it ("91-" for "91 ·"): two words,
+    when the word's last ink shape, apart from the rest, is a dot."""
+    box = word.box
+    ink = (image[box.top : box.top + box.height, box.left : box.left + box.width] < INK).astype(
+        np.uint8
+    )
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    if count < 3:
+        return [word]
+    shapes = sorted(stats[1:count].tolist(), key=lambda s: s[0] + s[2])
+    left, top, width, height, _ = shapes[-1]
+    rest_right = max(s[0] + s[2] for s in shapes[:-1])
+    if left - rest_right < 2:
+        return [word]
+    dot = Box(box.left + left, box.top + top, width, height)
+    if _mark(image, dot, line_height, opens_line=False) != "·":
+        return [word]
+    head = Box(box.left, box.top, rest_right, box.height)
+    return [
+        replace(word, text=word.text[:-1], box=head),
+        replace(word, text="·", box=dot, confidence=max(word.confidence, KEPT_CONFIDENCE)),
+    ]
+
+
+def _mark(image: GrayImage, box: Box, line_height: float, opens_line: bool) -> str | None:
+    """The separator the ink in ``box`` shows, or None when it is none of them.
+
+    Tesseract's box of a dot is often narrower than its ink and beside it (1 x 5 pixels
+    right of a 4 x 5 dot), so a box narrower than high is widened to a square and a
+    little more first.
+    """
+    pad = min(max(0, (box.height - box.width + 1) // 2) + 2, 6) if box.width < box.height else 0
+    left = max(box.left - pad, 0)
+    ink = image[box.top : box.top + box.height, left : box.left + box.width + pad] < INK
+    rows, cols = np.nonzero(ink)
+    if len(rows) == 0:
+        return None
+    width = int(cols.max() - cols.min()) + 1
+    height = int(rows.max() - rows.min()) + 1
+    ratio = width / height
+    if DOT_RATIO[0] <= ratio <= DOT_RATIO[1]:
+        if height <= MAX_DOT * line_height and not opens_line:
+            return "·"
+        if height <= MAX_BULLET * line_height and opens_line:
+            return "•"
+        return None
+    if ratio >= BAR_RATIO and height <= MAX_DOT * line_height:
+        return "–" if width >= MIN_DASH * line_height else "-"
+    return None
