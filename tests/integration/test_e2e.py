@@ -50,6 +50,8 @@ EXPECTED_METADATA = {
     "Seitenzahl",
     "LeereSeiten",
     "Seitenlayout",
+    "Seiten",
+    "Handschrift",
     "OCR",
     "Referenzen",
     "Klassifikation",
