@@ -6,12 +6,14 @@ but handwriting, sparse pages and heavy degradation can fool it, and a page read
 comes out as garbage. So after the first reading the page is checked
 (:func:`plausible`): enough words, a fair mean confidence and a fair share of German
 dictionary words (:mod:`workers.plausibility`). A page that fails is tried in all four
-orientations *cheaply*: only a square from the middle of its content (which still holds
-text whichever way the page is turned) is read, and each orientation is scored by the
-letters of confident German words. Only when another orientation reads clearly better is
-the whole page turned, deskewed anew (the skew found before belonged to the wrong
-orientation) and read again, and the new reading is kept only if it is better
-than the first on the whole page too. The page records that the check ran
+orientations *cheaply*: only a square of about 10 cm from the middle of its text (which
+still holds text whichever way the page is turned) is read in each orientation - the
+first reading is no fair measure of it, since a turned square read with the whole page
+around it yields more "words" - and each orientation is scored by the letters of
+confident German words. Only when another orientation reads clearly better is the whole
+page turned, deskewed anew (the skew found before belonged to the wrong orientation) and
+read again, and the new reading is kept only if it is better than the first on the whole
+page too. The page records that the check ran
 (``orientation_check``: ``kept`` or ``corrected``).
 
 An upright page is turned only when its turned reading has clearly more German in it;
@@ -67,12 +69,11 @@ def check_orientation(
     ``read`` recognises a prepared page. Returns the page as finally read and its
     reading, with ``orientation_check`` set and the trials' seconds added.
     """
-    trial = _trial_square(page, first.words)
-    seconds = 0.0
+    trial, _ = _trial_square(page, first.words)
     scores: list[int] = []
+    seconds = 0.0
     for quarter in range(4):
-        image = turn(trial, quarter)
-        result = read(replace(page, image=image, content=None))
+        result = read(replace(page, image=turn(trial, quarter), content=None))
         seconds += result.seconds
         scores.append(german_letters(result.words, vocabulary))
     best = max(range(4), key=lambda q: scores[q])
@@ -100,9 +101,10 @@ def check_orientation(
     return turned, result
 
 
-def _trial_square(page: PreparedPage, words: Sequence[Word]) -> GrayImage:
+def _trial_square(page: PreparedPage, words: Sequence[Word]) -> tuple[GrayImage, Box]:
     """A square of at most TRIAL_SIDE pixels around the middle of the words found (read
-    right or wrong, they show where the text is), inside the page's content."""
+    right or wrong, they show where the text is), inside the page's content; and where
+    it lies."""
     height, width = page.image.shape[:2]
     box = page.content or Box(0, 0, width, height)
     side = min(box.width, box.height, TRIAL_SIDE)
@@ -113,4 +115,13 @@ def _trial_square(page: PreparedPage, words: Sequence[Word]) -> GrayImage:
         x, y = box.left + box.width / 2, box.top + box.height / 2
     left = int(min(max(x - side / 2, box.left), box.left + box.width - side))
     top = int(min(max(y - side / 2, box.top), box.top + box.height - side))
-    return page.image[top : top + side, left : left + side].copy()
+    square = Box(left, top, side, side)
+    return page.image[top : top + side, left : left + side].copy(), square
+
+
+def _inside(word: Box, square: Box) -> bool:
+    x, y = word.left + word.width / 2, word.top + word.height / 2
+    return (
+        square.left <= x < square.left + square.width
+        and square.top <= y < square.top + square.height
+    )
