@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
 
     ocr_language: str = "deu"
+    #: The German word list the OCR plausibility checks use (Debian ``wngerman``).
+    ocr_wordlist: Path = Path("/usr/share/dict/ngerman")
     ocr_timeout_seconds: int = Field(default=180, ge=5)
     #: Pages above this many pixels are refused (decompression bombs).
     max_page_pixels: int = Field(default=120_000_000, ge=1_000_000)

@@ -93,9 +93,9 @@ def written_by_hand(features: PageFeatures) -> bool:
     """Whether the page's text is handwritten (see the module docstring)."""
     if len(features.lines) >= MIN_LINES:
         return (features.wander or 0.0) >= WANDER
-    return (features.confidence or 0.0) < WEAK_CONFIDENCE and (
-        features.dictionary_share or 0.0
-    ) < WEAK_SHARE
+    if features.dictionary_share is None or features.confidence is None:
+        return False  # no words to judge by (figures, a photo): not a handwritten letter
+    return features.confidence < WEAK_CONFIDENCE and features.dictionary_share < WEAK_SHARE
 
 
 def _crop(image: GrayImage, box: Box) -> GrayImage:

@@ -80,7 +80,9 @@ def check_orientation(
     first.orientation_check = "kept"
     first.seconds += seconds
     undecided = scores[best] < TRIAL_MIN
-    if undecided and page.rotation:
+    if undecided and not page.rotation:
+        return page, first  # nothing reads, and the page is as it was scanned
+    if undecided:
         best = (-page.rotation // 90) % 4  # nothing reads: back as it was scanned
     elif best == 0 or scores[best] < max(TRIAL_FACTOR * scores[0], scores[0] + TRIAL_MARGIN):
         return page, first

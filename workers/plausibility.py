@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from mailroom.core.domain import Word
-from mailroom.core.errors import ConfigurationError
+from mailroom.core.errors import MissingDependencyError
 
 DEFAULT_WORDLIST = Path("/usr/share/dict/ngerman")
 MIN_LETTERS = 3
@@ -44,10 +44,10 @@ class WordList:
             with path.open(encoding="utf-8") as fh:
                 return cls(fh)
         except OSError as exc:
-            raise ConfigurationError(
+            raise MissingDependencyError(
                 f"the German word list {path} cannot be read: {exc.strerror}",
                 hint="install the Debian package wngerman (scripts/setup.sh does) "
-                "or set MAILROOM_OCR_WORDLIST",
+                "or point MAILROOM_OCR_WORDLIST to another list, one word per line",
             ) from exc
 
     def __len__(self) -> int:

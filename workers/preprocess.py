@@ -18,8 +18,9 @@ is quarantined with the reason, never retried as if the failure could pass.
 Orientation is found without Tesseract: the direction of the text lines (projection
 profiles) separates 0/180 from 90/270, and the ink above and below the lines' x-height band
 (German has far more ascenders - capitals, b d f h k l t ß, umlaut dots - than descenders)
-separates 0 from 180. When that test is undecided, :mod:`workers.recognize` falls back to
-Tesseract's orientation detection.
+separates 0 from 180. The page is left upright when that test is undecided. Whatever it
+decided, a page whose reading is not plausible German has its orientation checked again
+(:mod:`workers.orientation`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _NARROWEST_FOR_EDGES = 2 * int(HOLE_REACH_MM * ANALYSIS_DPI / 25.4)
 MAX_SKEW = 5.0
 #: Darker than this share of the local paper brightness counts as ink.
 INK_RATIO = 0.7
-#: Relative ascender surplus below which the 0/180 decision is left to OSD.
+#: A page is turned 180° only when descenders outweigh ascenders by this share.
 UPRIGHT_MARGIN = 0.15
 #: Darker than this on a quarter-size copy of the prepared page is content worth reading.
 CONTENT_INK = 215

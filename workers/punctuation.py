@@ -8,7 +8,8 @@ hyphen. Each of those is one character wrong, on nearly every line of a letterhe
 footer, and "-" between two numbers makes "29 - 45127" look like a range.
 
 The glyph itself tells them apart. For every lone token made of such marks, the ink in its
-box is measured against the height of its line's words (ascender to descender):
+box is measured against its line's words (ascender to descender); it must sit at mid
+height, where dots and dashes stand (a full stop sits on the baseline):
 
 - a small round blob (about as high as wide, under :data:`MAX_DOT` line heights) is a
   middle dot ``·`` - or a bullet ``•`` when it opens the line and is larger;
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -46,40 +47,72 @@ DOT_RATIO = (0.5, 1.9)
 BAR_RATIO = 2.5
 MIN_DASH = 0.4
 KEPT_CONFIDENCE = NOISE_CONFIDENCE + 30.0
+#: The ink of a dot or dash sits between these shares of its line's band (word tops to
+#: bottoms): a full stop sits on the baseline, a degree sign at the top.
+MID_BAND = (0.3, 0.85)
 #: Marks Tesseract glues to the word before a middle dot ("91-", "mbB»").
 ATTACHED = frozenset("-»+·")
 
 
 def fix_separators(image: GrayImage, words: Sequence[Word]) -> list[Word]:
     """``words`` with misread middle dots, en dashes and bullets corrected."""
-    heights: dict[int, list[int]] = {}
+    boxes: dict[int, list[Box]] = {}
     for word in words:
         if sum(ch.isalpha() for ch in word.text) >= 3:
-            heights.setdefault(word.line, []).append(word.box.height)
+            boxes.setdefault(word.line, []).append(word.box)
+    lines = {number: _Line.of(found) for number, found in boxes.items()}
     fixed = []
-    previous_line = None
-    for word in words:
-        opens_line = word.line != previous_line
-        previous_line = word.line
-        line = heights.get(word.line)
-        if line and len(word.text) <= 2 and set(word.text) <= LOOKALIKES:
-            mark = _mark(image, word.box, statistics.median(line), opens_line)
+    for index, word in enumerate(words):
+        opens_line = index == 0 or words[index - 1].line != word.line
+        ends_line = index + 1 == len(words) or words[index + 1].line != word.line
+        line = lines.get(word.line)
+        if line is None:
+            pass
+        elif len(word.text) <= 2 and set(word.text) <= LOOKALIKES:
+            mark = _mark(image, word.box, line, opens_line)
             if mark is not None and mark != word.text:
                 word = replace(word, text=mark, confidence=max(word.confidence, KEPT_CONFIDENCE))
-        elif line and len(word.text) > 2 and word.text[-1] in ATTACHED:
-            fixed += _split_attached(image, word, statistics.median(line))
+        elif len(word.text) > 2 and word.text[-1] in ATTACHED and not ends_line:
+            # (a hyphen ending a line divides a word: it stays)
+            fixed += _split_attached(image, word, line)
             continue
         fixed.append(word)
     return fixed
 
 
-def _split_attached(image: GrayImage, word: Word, line_height: float) -> list[Word]:
+@dataclass(frozen=True)
+class _Line:
+    """A text line's words: their median height and the band from their tops to bottoms."""
+
+    height: float
+    top: float
+    bottom: float
+
+    @classmethod
+    def of(cls, boxes: list[Box]) -> _Line:
+        return cls(
+            statistics.median(b.height for b in boxes),
+            statistics.median(b.top for b in boxes),
+            statistics.median(b.top + b.height for b in boxes),
+        )
+
+    def mid_height(self, top: float, bottom: float) -> bool:
+        """Whether ink from ``top`` to ``bottom`` sits at mid height (a dot or dash), not
+        on the baseline (a full stop) or at the top (a degree sign, an apostrophe)."""
+        middle = (top + bottom) / 2
+        band = max(self.bottom - self.top, 1.0)
+        return MID_BAND[0] <= (middle - self.top) / band <= MID_BAND[1]
+
+
+def _split_attached(image: GrayImage, word: Word, line: _Line) -> list[Word]:
     """A middle dot Tesseract glued to the word before it ("91-" for "91 ·"): two words,
     when the word's last ink shape, apart from the rest, is a dot."""
     box = word.box
     ink = (image[box.top : box.top + box.height, box.left : box.left + box.width] < INK).astype(
         np.uint8
     )
+    if min(ink.shape) < 2:  # an empty crop (a box at or beyond the edge) crashes OpenCV
+        return [word]
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if count < 3:
         return [word]
@@ -89,7 +122,7 @@ def _split_attached(image: GrayImage, word: Word, line_height: float) -> list[Wo
     if left - rest_right < 2:
         return [word]
     dot = Box(box.left + left, box.top + top, width, height)
-    if _mark(image, dot, line_height, opens_line=False) != "·":
+    if _mark(image, dot, line, opens_line=False) != "·":
         return [word]
     head = Box(box.left, box.top, rest_right, box.height)
     return [
@@ -98,7 +131,7 @@ def _split_attached(image: GrayImage, word: Word, line_height: float) -> list[Wo
     ]
 
 
-def _mark(image: GrayImage, box: Box, line_height: float, opens_line: bool) -> str | None:
+def _mark(image: GrayImage, box: Box, line: _Line, opens_line: bool) -> str | None:
     """The separator the ink in ``box`` shows, or None when it is none of them.
 
     Tesseract's box of a dot is often narrower than its ink and beside it (1 x 5 pixels
@@ -113,7 +146,9 @@ def _mark(image: GrayImage, box: Box, line_height: float, opens_line: bool) -> s
         return None
     width = int(cols.max() - cols.min()) + 1
     height = int(rows.max() - rows.min()) + 1
-    ratio = width / height
+    if not line.mid_height(box.top + rows.min(), box.top + rows.max() + 1):
+        return None
+    line_height, ratio = line.height, width / height
     if DOT_RATIO[0] <= ratio <= DOT_RATIO[1]:
         if height <= MAX_DOT * line_height and not opens_line:
             return "·"

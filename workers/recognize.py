@@ -66,7 +66,7 @@ def recognize_page(
         return result
 
     result = read(page)
-    if result.words and not plausible(result):
+    if (result.words or page.rotation) and not plausible(result):
         page, result = check_orientation(page, result, read, words)
     if result.words and _poor(result):
         page, result = second_pass(page, result, read, words)

@@ -242,7 +242,8 @@ class Recognized:
 
     @property
     def handwritten(self) -> Handwritten | None:
-        """``letter`` when most pages with text are handwritten; ``notes`` when any page has
+        """``letter`` when at least half the pages with text are handwritten (a tie counts as a
+        handwritten letter: it goes to review); ``notes`` when any page has
         handwriting besides signatures; else None."""
         read = [r for r in self.results if r.confidence is not None]
         if read and 2 * sum(r.handwritten == "letter" for r in read) >= len(read):

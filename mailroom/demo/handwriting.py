@@ -30,7 +30,7 @@ class Hand:
     face: Face
     points: float
     ink: Rgb | int  # an int on a mask layer
-    jitter: float  # word baseline offset, share of the size (0.04-0.1)
+    jitter: float  # word baseline offset, share of the size (0.02-0.06)
     slope: float  # largest line slope in degrees
 
     @classmethod

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from mailroom.infra.tesseract import OcrEngine
     from mailroom.services.cases import OpenCaseIndex
     from mailroom.services.model_versions import ModelRegistry
+    from workers.plausibility import WordList
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,13 @@ class AppContext:
         return TesseractEngine(
             language=self.settings.ocr_language, timeout=self.settings.ocr_timeout_seconds
         )
+
+    @cached_property
+    def vocabulary(self) -> WordList:
+        """The German word list of the OCR plausibility checks, read once per process."""
+        from workers.plausibility import wordlist
+
+        return wordlist(self.settings.ocr_wordlist)
 
     @cached_property
     def registry(self) -> ModelRegistry:

@@ -49,6 +49,7 @@ from mailroom.infra.objects import ObjectStore
 from mailroom.infra.tesseract import OcrEngine
 from mailroom.runtime.context import AppContext
 from workers.outputs import object_headers, store_metadata, store_products
+from workers.plausibility import WordList
 from workers.preprocess import prepare_page
 from workers.rasterize import rasterize
 from workers.recognize import recognize_page
@@ -124,12 +125,15 @@ def _head(source: bytes | Path) -> bytes:
 
 
 def recognize_stage(
-    pages: list[PageImage], engine: OcrEngine, heartbeat: Heartbeat | None = None
+    pages: list[PageImage],
+    engine: OcrEngine,
+    heartbeat: Heartbeat | None = None,
+    vocabulary: WordList | None = None,
 ) -> Recognized:
     prepared: list[PreparedPage] = []
     results: list[PageOcr] = []
     for page in pages:
-        upright, ocr = recognize_page(prepare_page(page), engine)
+        upright, ocr = recognize_page(prepare_page(page), engine, vocabulary)
         prepared.append(upright)
         results.append(ocr)
         if heartbeat is not None:
@@ -200,7 +204,7 @@ def run_pipeline(
     ctx.refresh_file_plan()  # an imported plan reaches every worker without a restart
     with original_file(ctx, doc) as original:
         pages = rasterize_stage(original, doc.media_type, ctx.settings)
-    recognized = recognize_stage(pages, ctx.ocr, heartbeat)
+    recognized = recognize_stage(pages, ctx.ocr, heartbeat, ctx.vocabulary)
     text = recognized.text
     extraction = extract_stage(text, ctx.fileplan)
     cases = ctx.cases.current()
@@ -239,5 +243,5 @@ def recognize_file(
     The same stages as :func:`run_pipeline`, from bytes the caller has already read.
     """
     pages = rasterize_stage(data, media_type, ctx.settings)
-    recognized = recognize_stage(pages, ctx.ocr)
+    recognized = recognize_stage(pages, ctx.ocr, vocabulary=ctx.vocabulary)
     return list(zip(recognized.pages, recognized.results, strict=True))

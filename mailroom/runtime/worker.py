@@ -202,6 +202,7 @@ class Worker(ConsumerMixin):
         """
         loads: dict[str, Callable[[], object]] = {
             "OCR engine": lambda: self.ctx.ocr,
+            "German word list": lambda: self.ctx.vocabulary,
             "router": lambda: self.ctx.registry.router(),
         }
         for what, load in loads.items():

@@ -14,6 +14,7 @@ from benchmarks.corpus import reading_page
 from benchmarks.devset import line_errors
 from config.settings import Settings
 from mailroom.core.domain import Box, PageImage, PageOcr, PreparedPage, Word
+from mailroom.core.errors import MissingDependencyError
 from mailroom.core.states import DocumentState as S
 from mailroom.demo.din_content import compose
 from mailroom.demo.layouts import LetterStyle, render_din_letter
@@ -206,3 +207,45 @@ def test_a_handwritten_letter_goes_to_review_while_its_printed_twin_is_routed(
     state, handwritten, reasons = decided["letter"]
     assert state == S.REVIEW and handwritten == "letter"
     assert any(reason.startswith("Handschriftlicher Brief") for reason in reasons), reasons
+
+
+def test_an_upright_page_nothing_reads_on_stays_as_scanned() -> None:
+    """Undecided, and not turned by the cheap test: a few letters of "German" read in a
+    turned square do not turn the page."""
+    image = np.full((400, 300), 255, np.uint8)
+    page = PreparedPage(number=1, image=image, dpi=300, rotation=0)
+    first = PageOcr(1, "", 20.0, words=[_word("xq", 20)])
+    turns = iter([[], [_word("Brief")], [], []])
+
+    def engine(prepared: PreparedPage) -> PageOcr:
+        return PageOcr(1, "", 60.0, words=next(turns, []))
+
+    final, result = check_orientation(page, first, engine, WORDS)
+    assert final is page and final.rotation == 0 and result.orientation_check == "kept"
+
+
+def test_separators_keep_full_stops_line_end_hyphens_and_survive_empty_boxes() -> None:
+    """A dot on the baseline stays a full stop, a hyphen ending a line stays, and a box at
+    or beyond the page's edge does not crash OpenCV (it would kill the worker)."""
+    image = np.full((100, 400), 255, np.uint8)
+    image[60:66, 150:156] = 0  # a dot on the baseline of words 20..66 px high
+    line = [_word("Stadt", box=Box(10, 20, 120, 46)), _word(".", box=Box(150, 60, 6, 6))]
+    line += [_word("Ende", box=Box(170, 20, 90, 46))]
+    assert [w.text for w in fix_separators(image, line)] == ["Stadt", ".", "Ende"]
+    image[40:46, 290:296] = 0  # a dot at mid height, glued to the word before it
+    image[25:66, 205:280] = 0  # the word's letters
+    glued = [_word("Stadt", box=Box(10, 20, 120, 46)), _word("Ende-", box=Box(200, 20, 96, 46))]
+    split = [*glued, _word("Schluss", box=Box(310, 20, 80, 46))]
+    assert [w.text for w in fix_separators(image, split)] == ["Stadt", "Ende", "·", "Schluss"]
+    assert [w.text for w in fix_separators(image, glued)] == ["Stadt", "Ende-"]  # ends the line
+    edge = [_word("Stadt", box=Box(10, 20, 120, 46)), _word("ab-", box=Box(400, 20, 10, 46))]
+    edge += [_word("Ende", box=Box(170, 20, 90, 46)), _word("xy-", box=Box(50, 20, 0, 46))]
+    edge += [_word("Schluss", box=Box(300, 20, 90, 46))]
+    texts = [w.text for w in fix_separators(image, edge)]
+    assert texts == ["Stadt", "ab-", "Ende", "xy-", "Schluss"]
+
+
+def test_a_missing_word_list_names_the_package_to_install(tmp_path: Path) -> None:
+    with pytest.raises(MissingDependencyError) as raised:
+        WordList.load(tmp_path / "ngerman")
+    assert "wngerman" in (raised.value.hint or "")
