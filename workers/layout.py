@@ -24,8 +24,9 @@ Inside a block, segments on the same row form one line; no line joins two blocks
 column without blank lines is parted into paragraphs where its lines stand clearly further
 apart than around (:func:`paragraphs`). The page text is the blocks' lines, blocks
 separated by a blank line. Left out: words below Tesseract's noise confidence (as in
-:func:`mailroom.infra.tesseract.compose_text`), specks (a lone "|" or "/" from a stamp's
-border or a punch hole) and words Tesseract read twice, once on a line of their own.
+:func:`mailroom.infra.tesseract.compose_text`) unless they are tokens on a line of print
+(:func:`workers.segments.text_words`), specks (a lone "|" or "/" from a stamp's border or
+a punch hole) and words Tesseract read twice, once on a line of their own.
 A page whose Tesseract lines do not run level (read turned, or wild handwriting) keeps
 Tesseract's own line order.
 """
@@ -51,7 +52,7 @@ from workers.din5008 import (
     name_blocks,
     union,
 )
-from workers.segments import Segment, line_height, segments
+from workers.segments import Segment, line_height, segments, text_words
 
 #: A blank band at least this high (line heights) separates blocks above and below it.
 ROW_GAP = 1.1
@@ -81,7 +82,7 @@ def analyse_layout(
     min_confidence: float = NOISE_CONFIDENCE,
 ) -> PageLayout:
     """The blocks of one page in reading order, from its words (boxes in page pixels)."""
-    kept = [w for w in words if w.confidence >= min_confidence and w.text.strip()]
+    kept = text_words(words, min_confidence)
     if not kept:
         return PageLayout((), dpi)
     if not level_lines(kept):

@@ -5,7 +5,10 @@ A Tesseract line is split where two neighbouring words leave a gap of more than
 :mod:`workers.layout` can find the white space between blocks. Two kinds of segment are
 left out because they would bridge that white space: specks (a lone mark read as "|", "/"
 or "y": stamp borders, punch holes, pen strokes) and shadows (words Tesseract read twice,
-once more on a line of their own, lying on the longer reading).
+once more on a line of their own, lying on the longer reading). Words below the noise
+level are kept only as tokens of three or more letters or digits on a line of confident
+print (:func:`text_words`): Tesseract reads old-style figures or a value under a tick at
+20-30 %, and dropping them lost reference numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ SEGMENT_GAP = 1.2
 SPECK_CONFIDENCE = 80.0
 #: A segment lying this much on a longer segment of another line is read twice: dropped.
 SHADOW = 0.6
+#: A word read below the noise level is kept when it has at least WEAK_TOKEN_CHARS letters
+#: or digits making up WEAK_TOKEN_SHARE of it, and a word of its line of about its height
+#: is read at least PRINT_CONFIDENCE.
+WEAK_TOKEN_CHARS = 3
+WEAK_TOKEN_SHARE = 0.7
+PRINT_CONFIDENCE = 70.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,31 @@ class Segment:
         characters = sum(c.isalnum() for w in self.words for c in w.text)
         confidence = sum(w.confidence for w in self.words) / len(self.words)
         return characters < 2 and confidence < SPECK_CONFIDENCE
+
+
+def text_words(words: Sequence[Word], min_confidence: float) -> list[Word]:
+    """The words that are text: read above the noise level, or tokens read weakly amid a
+    line of print (a reference number in old-style figures, "3576.1303.7669" at 23)."""
+    return [w for w in words if w.text.strip() and _text_word(w, words, min_confidence)]
+
+
+def _text_word(word: Word, words: Sequence[Word], min_confidence: float) -> bool:
+    """Whether ``word`` is text (see :func:`text_words`)."""
+    if word.confidence >= min_confidence:
+        return True
+    core = sum(ch.isalnum() for ch in word.text)
+    if core < WEAK_TOKEN_CHARS or core < WEAK_TOKEN_SHARE * len(word.text):
+        return False
+    height = word.box.height
+    company = [
+        w
+        for w in words
+        if w.line == word.line
+        and w is not word
+        and w.confidence >= PRINT_CONFIDENCE
+        and 0.6 * w.box.height <= height <= 1.6 * w.box.height
+    ]
+    return len(company) >= 1
 
 
 def line_height(words: Sequence[Word]) -> float:

@@ -32,6 +32,7 @@ from workers.plausibility import WordList, dictionary_share, german_letters
 from workers.preprocess import prepare_page, turn
 from workers.punctuation import fix_separators
 from workers.recognize import recognize_page
+from workers.segments import text_words
 
 WORDS = WordList(["stadt", "brief", "antrag", "gelesen"])
 
@@ -249,3 +250,12 @@ def test_a_missing_word_list_names_the_package_to_install(tmp_path: Path) -> Non
     with pytest.raises(MissingDependencyError) as raised:
         WordList.load(tmp_path / "ngerman")
     assert "wngerman" in (raised.value.hint or "")
+
+
+def test_a_weakly_read_token_on_a_line_of_print_is_kept_and_noise_is_not() -> None:
+    label = Word("Kassenzeichen:", 81.0, Box(1464, 591, 223, 28), line=4)
+    value = Word("3576.1303.7669", 23.0, Box(1770, 595, 218, 31), line=4)
+    tick = Word("~/", 12.0, Box(2000, 590, 30, 30), line=4)
+    alone = Word("Oo7", 15.0, Box(300, 900, 60, 30), line=9)
+    kept = text_words([label, value, tick, alone], min_confidence=30.0)
+    assert kept == [label, value]
