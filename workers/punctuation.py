@@ -17,8 +17,9 @@ height, where dots and dashes stand (a full stop sits on the baseline):
   else a hyphen ``-``.
 
 A token whose ink fits neither (two marks run together, a stroke of a stamp) is left as
-read. A dot Tesseract glued to the word before it ("91-") is split off when the word's
-last ink shape stands apart and is a dot; a hyphen at a line's end stays (a flat bar).
+read. A dot Tesseract glued to a word ("91-", "-42369") is split off when the word's
+last or first ink shape stands apart and is a dot; a hyphen ending a line and a dash
+opening one stay.
 A corrected token gets at least :data:`KEPT_CONFIDENCE`: the layout drops tokens
 read below Tesseract's noise level, and the ink has just shown what it is.
 """
@@ -74,7 +75,11 @@ def fix_separators(image: GrayImage, words: Sequence[Word]) -> list[Word]:
                 word = replace(word, text=mark, confidence=max(word.confidence, KEPT_CONFIDENCE))
         elif len(word.text) > 2 and word.text[-1] in ATTACHED and not ends_line:
             # (a hyphen ending a line divides a word: it stays)
-            fixed += _split_attached(image, word, line)
+            fixed += _split_attached(image, word, line, leading=False)
+            continue
+        elif len(word.text) > 2 and word.text[0] in ATTACHED and not opens_line:
+            # (a dash opening a line starts a list item: it stays)
+            fixed += _split_attached(image, word, line, leading=True)
             continue
         fixed.append(word)
     return fixed
@@ -104,9 +109,10 @@ class _Line:
         return MID_BAND[0] <= (middle - self.top) / band <= MID_BAND[1]
 
 
-def _split_attached(image: GrayImage, word: Word, line: _Line) -> list[Word]:
-    """A middle dot Tesseract glued to the word before it ("91-" for "91 ·"): two words,
-    when the word's last ink shape, apart from the rest, is a dot."""
+def _split_attached(image: GrayImage, word: Word, line: _Line, *, leading: bool) -> list[Word]:
+    """A middle dot Tesseract glued to the word after or before it ("91-" for "91 ·",
+    "-42369" for "· 42369"): two words, when the word's last (``leading``: first) ink
+    shape, apart from the rest, is a dot."""
     box = word.box
     ink = (image[box.top : box.top + box.height, box.left : box.left + box.width] < INK).astype(
         np.uint8
@@ -116,19 +122,25 @@ def _split_attached(image: GrayImage, word: Word, line: _Line) -> list[Word]:
     count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if count < 3:
         return [word]
-    shapes = sorted(stats[1:count].tolist(), key=lambda s: s[0] + s[2])
-    left, top, width, height, _ = shapes[-1]
-    rest_right = max(s[0] + s[2] for s in shapes[:-1])
-    if left - rest_right < 2:
-        return [word]
+    shapes = sorted(stats[1:count].tolist(), key=lambda s: s[0] if leading else s[0] + s[2])
+    mark, rest = (shapes[0], shapes[1:]) if leading else (shapes[-1], shapes[:-1])
+    left, top, width, height, _ = mark
+    if leading:
+        rest_left = min(s[0] for s in rest)
+        gap, rest_box = rest_left - (left + width), (rest_left, box.width - rest_left)
+    else:
+        rest_right = max(s[0] + s[2] for s in rest)
+        gap, rest_box = left - rest_right, (0, rest_right)
     dot = Box(box.left + left, box.top + top, width, height)
-    if _mark(image, dot, line, opens_line=False) != "·":
+    if gap < 2 or _mark(image, dot, line, opens_line=False) != "·":
         return [word]
-    head = Box(box.left, box.top, rest_right, box.height)
-    return [
-        replace(word, text=word.text[:-1], box=head),
-        replace(word, text="·", box=dot, confidence=max(word.confidence, KEPT_CONFIDENCE)),
-    ]
+    other = replace(
+        word,
+        text=word.text[1:] if leading else word.text[:-1],
+        box=Box(box.left + rest_box[0], box.top, rest_box[1], box.height),
+    )
+    separator = replace(word, text="·", box=dot, confidence=max(word.confidence, KEPT_CONFIDENCE))
+    return [separator, other] if leading else [other, separator]
 
 
 def _mark(image: GrayImage, box: Box, line: _Line, opens_line: bool) -> str | None:

@@ -259,3 +259,11 @@ def test_a_weakly_read_token_on_a_line_of_print_is_kept_and_noise_is_not() -> No
     alone = Word("Oo7", 15.0, Box(300, 900, 60, 30), line=9)
     kept = text_words([label, value, tick, alone], min_confidence=30.0)
     assert kept == [label, value]
+
+
+def test_a_dot_glued_to_the_word_after_it_is_split_off() -> None:
+    image = np.full((100, 400), 255, np.uint8)
+    image[40:46, 200:206] = 0  # a dot at mid height ...
+    image[25:66, 215:290] = 0  # ... before the word's digits
+    line = [Word("Straße", 90.0, Box(10, 20, 120, 46)), Word("-42369", 88.0, Box(198, 20, 94, 46))]
+    assert [w.text for w in fix_separators(image, line)] == ["Straße", "·", "42369"]
