@@ -17,7 +17,6 @@ from dataclasses import replace
 
 from config.fileplan import FilePlan
 from mailroom.core.domain import (
-    Box,
     CaseMatch,
     Extraction,
     PageOcr,
@@ -42,20 +41,10 @@ def printed_text(results: Sequence[PageOcr]) -> str:
         regions = [region.box for region in ocr.handwriting if region.kind == "text"]
         if ocr.handwritten == "letter" and not regions:
             continue
-        words = [w for w in ocr.words if not any(_inside(w.box, box) for box in regions)]
+        words = [w for w in ocr.words if not any(box.holds_centre_of(w.box) for box in regions)]
         if text := _lines(words):
             pages.append(text)
     return "\n\n".join(pages)
-
-
-def _inside(word: Box, region: Box) -> bool:
-    """The word's centre lies in the region (its box may stick out a little)."""
-    x = word.left + word.width / 2
-    y = word.top + word.height / 2
-    return (
-        region.left <= x <= region.left + region.width
-        and region.top <= y <= region.top + region.height
-    )
 
 
 def _lines(words: Iterable[Word]) -> str:

@@ -158,7 +158,7 @@ def hand_regions(
     blocks = layout.blocks if layout is not None else ()
     if by_hand:
         for block in blocks:
-            lines = [line for line in features.lines if _inside(line.box, block.box)]
+            lines = [line for line in features.lines if block.box.holds_centre_of(line.box)]
             if lines and all(line.wander < WANDER for line in lines):
                 continue  # a printed block on a handwritten page (a form, a label)
             found.append(HandRegion(block.box, "text"))
@@ -167,7 +167,7 @@ def hand_regions(
     for box in unexplained:
         if (
             min(box.height, box.width) < MIN_HAND_MM * mm
-            or any(_inside(box, region.box) for region in found)
+            or any(region.box.holds_centre_of(box) for region in found)
             or _solid(image, box)
             or _framed(image, box, mm)
             or _in_print_line(box, confident, mm)
@@ -176,13 +176,6 @@ def hand_regions(
         kind: HandKind = "signature" if _signature_place(box, blocks, mm) else "note"
         found.append(HandRegion(box, kind))
     return found
-
-
-def _inside(box: Box, outer: Box) -> bool:
-    """Whether ``box``'s centre lies in ``outer``."""
-    x, y = box.left + box.width / 2, box.top + box.height / 2
-    right, bottom = outer.left + outer.width, outer.top + outer.height
-    return outer.left <= x <= right and outer.top <= y <= bottom
 
 
 def _in_print_line(box: Box, confident: Sequence[Word], mm: float) -> bool:

@@ -69,7 +69,7 @@ def check_orientation(
     ``read`` recognises a prepared page. Returns the page as finally read and its
     reading, with ``orientation_check`` set and the trials' seconds added.
     """
-    trial, _ = _trial_square(page, first.words)
+    trial = _trial_square(page, first.words)
     scores: list[int] = []
     seconds = 0.0
     for quarter in range(4):
@@ -103,10 +103,9 @@ def check_orientation(
     return turned, result
 
 
-def _trial_square(page: PreparedPage, words: Sequence[Word]) -> tuple[GrayImage, Box]:
+def _trial_square(page: PreparedPage, words: Sequence[Word]) -> GrayImage:
     """A square of at most TRIAL_SIDE pixels around the middle of the words found (read
-    right or wrong, they show where the text is), inside the page's content; and where
-    it lies."""
+    right or wrong, they show where the text is), inside the page's content."""
     height, width = page.image.shape[:2]
     box = page.content or Box(0, 0, width, height)
     side = min(box.width, box.height, TRIAL_SIDE)
@@ -117,13 +116,4 @@ def _trial_square(page: PreparedPage, words: Sequence[Word]) -> tuple[GrayImage,
         x, y = box.left + box.width / 2, box.top + box.height / 2
     left = int(min(max(x - side / 2, box.left), box.left + box.width - side))
     top = int(min(max(y - side / 2, box.top), box.top + box.height - side))
-    square = Box(left, top, side, side)
-    return page.image[top : top + side, left : left + side].copy(), square
-
-
-def _inside(word: Box, square: Box) -> bool:
-    x, y = word.left + word.width / 2, word.top + word.height / 2
-    return (
-        square.left <= x < square.left + square.width
-        and square.top <= y < square.top + square.height
-    )
+    return page.image[top : top + side, left : left + side].copy()

@@ -90,7 +90,7 @@ def second_pass(
     stretched = replace(page, image=stretch_contrast(page.image))
     result = read(stretched)
     result.seconds += first.seconds
-    first.seconds = result.seconds
+    first.seconds = result.seconds  # whichever reading is kept carries both passes
     if german_letters(result.words, vocabulary) <= german_letters(first.words, vocabulary):
         return page, first
     result.second_pass = True

@@ -23,6 +23,11 @@ class Box:
     width: int
     height: int
 
+    def holds_centre_of(self, other: Box) -> bool:
+        """Whether ``other``'s centre lies in this box (``other`` may stick out a little)."""
+        x, y = other.left + other.width / 2, other.top + other.height / 2
+        return self.left <= x <= self.left + self.width and self.top <= y <= self.top + self.height
+
 
 @dataclass
 class PageImage:

@@ -21,6 +21,11 @@ def test_clerk_sees_the_handwriting_marked_and_can_hide_it(live_server: LiveServ
     assert badge.inner_text() == "Handschriftlicher Brief"
     page.click(f"tr[data-document='{doc}'] a")
     page.wait_for_selector("img[alt='Seite 1']")
+    # Until the image has loaded the frame has no height, nor have the regions drawn on it.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.page-frame img');"
+        " return i !== null && i.complete && i.naturalHeight > 0; }"
+    )
     assert page.locator("h1 #handwritten").is_visible()
     regions = page.locator(".hand-region")
     assert regions.count() == 2
